@@ -1,0 +1,1 @@
+"""Click front end of framepred: parse, call one library function, report."""

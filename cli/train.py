@@ -1,0 +1,149 @@
+"""`framepred train`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from framepred.train import PRESETS, TrainConfig, train
+
+
+@click.command("train")
+@click.argument("data", nargs=-1, required=True)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for checkpoints (last and best) and the CSV log.",
+)
+@click.option(
+    "--preset",
+    type=click.Choice(sorted(PRESETS)),
+    default="mmnist",
+    show_default=True,
+    help="Model size preset.",
+)
+@click.option(
+    "--max-steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after this many optimizer steps.",
+)
+@click.option(
+    "--max-time",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many minutes of training; the learning rate anneals over it.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Sequences per step (per device).",
+)
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=2e-3,
+    show_default=True,
+    help="Peak learning rate (AdamW).",
+)
+@click.option(
+    "--loss",
+    type=click.Choice(["bce", "mse", "l1"]),
+    default="bce",
+    show_default=True,
+    help="Training loss.",
+)
+@click.option(
+    "--ssim-weight",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Weight of an extra 1-SSIM loss term.",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["32-true", "32", "bf16-mixed", "16-mixed"]),
+    default="32-true",
+    show_default=True,
+    help="Numeric precision (Lightning's names).",
+)
+@click.option("--accelerator", default="auto", show_default=True, help="cpu, gpu or auto.")
+@click.option("--devices", default="auto", show_default=True, help="Number of devices (or 'auto').")
+@click.option("--strategy", default="auto", show_default=True, help="auto, ddp, ddp_spawn, ...")
+@click.option(
+    "--num-nodes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Machines (with torchrun/SLURM).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Data-loading worker processes.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the run.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option(
+    "--val-every",
+    type=click.IntRange(min=1),
+    default=250,
+    show_default=True,
+    help="Validate every N steps.",
+)
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def train_command(
+    data: tuple[str, ...],
+    out: Path,
+    preset: str,
+    max_steps: int | None,
+    max_time: float | None,
+    batch_size: int,
+    lr: float,
+    loss: str,
+    ssim_weight: float,
+    precision: str,
+    accelerator: str,
+    devices: str,
+    strategy: str,
+    num_nodes: int,
+    workers: int,
+    seed: int,
+    resume: bool,
+    val_every: int,
+    no_progress: bool,
+) -> None:
+    """Train a model on DATA (`mmnist`: Moving MNIST generated on the fly).
+
+    Prints the path of the final checkpoint as the last line of stdout.
+    """
+    cfg = TrainConfig(
+        data=list(data),
+        out=out,
+        model=dict(PRESETS[preset]),
+        max_steps=max_steps or -1,
+        max_time=max_time * 60 if max_time else None,
+        batch_size=batch_size,
+        lr=lr,
+        loss=loss,
+        ssim_weight=ssim_weight,
+        precision="32-true" if precision == "32" else precision,
+        accelerator=accelerator,
+        devices=int(devices) if devices.isdigit() else devices,
+        strategy=strategy,
+        num_nodes=num_nodes,
+        num_workers=workers,
+        seed=seed,
+        resume=resume,
+        val_every=val_every,
+        progress=not no_progress,
+    )
+    path = train(cfg)
+    click.echo(str(path))

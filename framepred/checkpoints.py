@@ -1,0 +1,130 @@
+"""Loading and saving models: checkpoints are data, never code.
+
+Every load goes through `torch.load(..., weights_only=True)`, which only rebuilds tensors and
+plain containers and refuses any pickled object that would run code. Two formats load:
+
+* a Lightning checkpoint written by `framepred train` (`state_dict` with the `net.` prefix,
+  `hyper_parameters["model"]` holding the `ModelConfig`), and
+* a slim export (`{"format": "framepred", "config": ..., "state_dict": ...}`), the form the
+  built-in models ship in (`framepred/weights/<name>.pt`).
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from framepred.atomic import atomic_path
+from framepred.errors import CheckpointError
+from framepred.models import EncoderForecaster, ModelConfig
+
+FORMAT = "framepred"
+
+
+def builtin_names() -> list[str]:
+    """Names of the models shipped inside the package."""
+    folder = resources.files("framepred").joinpath("weights")
+    return sorted(p.name[:-3] for p in folder.iterdir() if p.name.endswith(".pt"))
+
+
+def builtin_path(name: str) -> Path | None:
+    """Path of the built-in model `name`, or None if no such model is shipped."""
+    path = Path(str(resources.files("framepred").joinpath("weights", f"{name}.pt")))
+    return path if path.is_file() else None
+
+
+def resolve(model: str | Path) -> Path:
+    """A checkpoint path from a path or a built-in name; a clear error if neither exists."""
+    path = Path(model)
+    if path.is_file():
+        return path
+    if path.exists():
+        raise CheckpointError(f"not a checkpoint file: {path}")
+    builtin = builtin_path(str(model)) if "/" not in str(model) and path.suffix == "" else None
+    if builtin is not None:
+        return builtin
+    names = ", ".join(builtin_names()) or "none"
+    raise CheckpointError(
+        f"no such checkpoint or built-in model: {model} (built-in models: {names})"
+    )
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The raw dict of a checkpoint, loaded without executing anything."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsupported object"
+        raise CheckpointError(
+            f"refusing to load {path}: it holds objects that are not plain data ({first[:120]})"
+        ) from None
+    except (zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError) as err:
+        raise CheckpointError(
+            f"corrupt or not a checkpoint: {path} ({type(err).__name__})"
+        ) from None
+    if not isinstance(obj, dict) or "state_dict" not in obj:
+        raise CheckpointError(f"not a framepred checkpoint: {path}")
+    return obj
+
+
+def _config_and_weights(
+    obj: dict[str, Any], path: Path
+) -> tuple[ModelConfig, dict[str, torch.Tensor], dict]:
+    if obj.get("format") == FORMAT:
+        config, state, meta = obj.get("config"), obj["state_dict"], dict(obj.get("meta", {}))
+    else:  # a Lightning checkpoint from `framepred train`
+        hp = obj.get("hyper_parameters") or {}
+        config = hp.get("model") if isinstance(hp, dict) else None
+        state = {k[4:]: v for k, v in obj["state_dict"].items() if k.startswith("net.")}
+        meta = {
+            "context": hp.get("context"),
+            "horizon": hp.get("horizon"),
+            "global_step": obj.get("global_step"),
+        }
+        if config is None and not state:
+            raise CheckpointError(f"not a framepred checkpoint: {path}")
+    try:
+        cfg = ModelConfig.from_dict(dict(config or {}))
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"checkpoint has an invalid model config: {path} ({err})") from None
+    return cfg, state, meta
+
+
+def load_model(
+    model: str | Path, device: str | torch.device = "cpu"
+) -> tuple[EncoderForecaster, dict]:
+    """Rebuild the network stored in a checkpoint (path or built-in name), in eval mode.
+
+    Returns the model and a small dict of metadata (context/horizon it was trained for, ...).
+    """
+    path = resolve(model)
+    cfg, state, meta = _config_and_weights(read_checkpoint(path), path)
+    try:
+        net = EncoderForecaster(cfg)
+        net.load_state_dict(state, strict=True)
+    except (RuntimeError, ValueError, TypeError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise CheckpointError(
+            f"checkpoint weights do not match its model config: {path} ({first[:160]})"
+        ) from None
+    meta["path"] = str(path)
+    return net.to(device).eval(), meta
+
+
+def export_model(net: EncoderForecaster, path: Path | str, meta: dict | None = None) -> Path:
+    """Write a slim, weights-only checkpoint (the built-in model format), atomically."""
+    path = Path(path)
+    payload = {
+        "format": FORMAT,
+        "config": net.config.to_dict(),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
+        "meta": dict(meta or {}),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return path

@@ -1,0 +1,182 @@
+"""Convolutional recurrent cells (Shi et al., 2015) and a stack that runs them over time.
+
+A ConvLSTM is an LSTM whose matrix products are convolutions: inputs, hidden and cell states
+are feature maps (B, C, H, W), so the state carries *where* things are as well as what they
+are. With kernel 1 on a 1x1 map it is exactly `torch.nn.LSTMCell` (tested).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+State = tuple[Tensor, Tensor]  # (h, c), each (B, hidden_chs, H, W)
+
+
+class ConvLSTMCell(nn.Module):
+    """One ConvLSTM step with the four gates computed by a single fused convolution.
+
+    i, f, o = sigmoid(W * [x, h] (+ w_c . c)),   g = tanh(W * [x, h])
+    c' = f . c + i . g,   h' = o . tanh(c')
+
+    Args:
+        in_chs: channels of the input x_t.
+        hidden_chs: channels of h and c.
+        kernel_size: odd kernel of the gate convolution ("same" padding).
+        peephole: add Shi et al.'s peephole terms w_ci . c, w_cf . c, w_co . c' (per-pixel
+            weights, learned, shaped (hidden_chs, 1, 1) so any H x W works).
+        norm_groups: if > 0, GroupNorm over the 4*hidden gate pre-activations (stabilises
+            deep stacks); 0 disables it.
+        forget_bias: added to the forget gate so early training remembers by default.
+    """
+
+    def __init__(
+        self,
+        in_chs: int,
+        hidden_chs: int,
+        kernel_size: int = 3,
+        peephole: bool = False,
+        norm_groups: int = 0,
+        forget_bias: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if kernel_size % 2 != 1:
+            raise ValueError("kernel_size must be odd")
+        self.in_chs, self.hidden_chs = in_chs, hidden_chs
+        self.forget_bias = forget_bias
+        self.gates = nn.Conv2d(
+            in_chs + hidden_chs, 4 * hidden_chs, kernel_size, padding=kernel_size // 2
+        )
+        self.norm = nn.GroupNorm(norm_groups, 4 * hidden_chs) if norm_groups > 0 else nn.Identity()
+        if peephole:
+            self.w_ci = nn.Parameter(torch.zeros(hidden_chs, 1, 1))
+            self.w_cf = nn.Parameter(torch.zeros(hidden_chs, 1, 1))
+            self.w_co = nn.Parameter(torch.zeros(hidden_chs, 1, 1))
+        self.peephole = peephole
+
+    def init_state(self, x: Tensor) -> State:
+        b, _, h, w = x.shape
+        zeros = x.new_zeros(b, self.hidden_chs, h, w)
+        return zeros, zeros
+
+    def forward(
+        self, x: Tensor, state: State | None = None, x_gates: Tensor | None = None
+    ) -> State:
+        """One step. `x_gates` lets a caller pass W_x * x precomputed for all steps at once."""
+        h, c = state if state is not None else self.init_state(x)
+        if x_gates is None:
+            z = self.gates(torch.cat([x, h], dim=1))  # (B, 4*hid, H, W)
+        else:
+            w_h = self.gates.weight[:, self.in_chs :]
+            z = x_gates + F.conv2d(h, w_h, padding=self.gates.padding)
+        z = self.norm(z)
+        i, f, o, g = z.chunk(4, dim=1)
+        if self.peephole:
+            i = i + self.w_ci * c
+            f = f + self.w_cf * c
+        i = torch.sigmoid(i)
+        f = torch.sigmoid(f + self.forget_bias)
+        g = torch.tanh(g)
+        c = f * c + i * g
+        if self.peephole:
+            o = o + self.w_co * c
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, c
+
+    def input_gates(self, x: Tensor) -> Tensor:
+        """W_x * x + b for a batch of inputs (any leading size), used to hoist the input
+        convolution out of the time loop: one big convolution instead of T small ones."""
+        w_x = self.gates.weight[:, : self.in_chs]
+        return F.conv2d(x, w_x, self.gates.bias, padding=self.gates.padding)
+
+
+class ConvRNNCell(nn.Module):
+    """The plain convolutional RNN, h' = tanh(W_hx * x + W_hh * h + b), kept for comparison.
+
+    It has no gates, so gradients through long sequences vanish or explode; the ConvLSTM's
+    additive cell path is what fixes that.
+    """
+
+    def __init__(self, in_chs: int, hidden_chs: int, kernel_size: int = 3, **_: object) -> None:
+        super().__init__()
+        self.in_chs, self.hidden_chs = in_chs, hidden_chs
+        self.conv = nn.Conv2d(
+            in_chs + hidden_chs, hidden_chs, kernel_size, padding=kernel_size // 2
+        )
+
+    def init_state(self, x: Tensor) -> State:
+        b, _, h, w = x.shape
+        zeros = x.new_zeros(b, self.hidden_chs, h, w)
+        return zeros, zeros
+
+    def forward(
+        self, x: Tensor, state: State | None = None, x_gates: Tensor | None = None
+    ) -> State:
+        h, _ = state if state is not None else self.init_state(x)
+        if x_gates is None:
+            z = self.conv(torch.cat([x, h], dim=1))
+        else:
+            z = x_gates + F.conv2d(h, self.conv.weight[:, self.in_chs :], padding=self.conv.padding)
+        h = torch.tanh(z)
+        return h, h  # the second slot keeps the (h, c) interface uniform
+
+    def input_gates(self, x: Tensor) -> Tensor:
+        w_x = self.conv.weight[:, : self.in_chs]
+        return F.conv2d(x, w_x, self.conv.bias, padding=self.conv.padding)
+
+
+CELLS: dict[str, type[nn.Module]] = {"convlstm": ConvLSTMCell, "convrnn": ConvRNNCell}
+
+
+class ConvLSTM(nn.Module):
+    """A stack of recurrent cells run over a sequence (B, T, C, H, W).
+
+    Layer l's hidden sequence is layer l+1's input. States go in and come out, so a sequence
+    can be continued, or handed from an encoder to a forecaster.
+
+    Args:
+        in_chs: channels of the input frames/features.
+        hidden_chs: hidden channels per layer, e.g. (64, 64).
+        kernel_size: gate-convolution kernel.
+        cell: "convlstm" or "convrnn".
+        peephole, norm_groups: passed to `ConvLSTMCell`.
+    """
+
+    def __init__(
+        self,
+        in_chs: int,
+        hidden_chs: tuple[int, ...] | list[int],
+        kernel_size: int = 3,
+        cell: str = "convlstm",
+        peephole: bool = False,
+        norm_groups: int = 0,
+    ) -> None:
+        super().__init__()
+        cell_cls = CELLS[cell]
+        chs = [in_chs, *hidden_chs]
+        kwargs = {"peephole": peephole, "norm_groups": norm_groups} if cell == "convlstm" else {}
+        self.cells = nn.ModuleList(
+            cell_cls(chs[i], chs[i + 1], kernel_size, **kwargs) for i in range(len(hidden_chs))
+        )
+
+    def forward(self, x: Tensor, states: list[State] | None = None) -> tuple[Tensor, list[State]]:
+        """Run all layers over all steps.
+
+        Returns the last layer's hidden sequence (B, T, hidden_chs[-1], H, W) and the final
+        (h, c) of every layer.
+        """
+        b, t = x.shape[:2]
+        states = list(states) if states is not None else [None] * len(self.cells)  # type: ignore[list-item]
+        seq = x
+        for li, cell in enumerate(self.cells):
+            # The input-to-hidden convolution does not depend on h: do it for all T at once.
+            xg = cell.input_gates(seq.flatten(0, 1)).unflatten(0, (b, t))  # (B, T, 4*hid, H, W)
+            state = states[li]
+            outs = []
+            for ti in range(t):
+                state = cell(seq[:, ti], state, x_gates=xg[:, ti])
+                outs.append(state[0])
+            states[li] = state
+            seq = torch.stack(outs, dim=1)
+        return seq, states

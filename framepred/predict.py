@@ -1,0 +1,153 @@
+"""Predicting future frames with a trained model, on arrays and frame sequences.
+
+`FramePredictor` wraps a loaded `EncoderForecaster` with the conversions every caller needs:
+uint8 or float frames in, the same out; any H x W (the network pads to its stride and crops
+back); a 1-channel model applied to each colour channel, a 3-channel model to grey frames
+repeated. `predict_array` implements the `.npy` contract of the CLI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from framepred.checkpoints import load_model
+from framepred.errors import InputShapeError
+from framepred.models import EncoderForecaster
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """ "auto" picks CUDA when present, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise InputShapeError(f"unknown device {device!r} (use auto, cpu or cuda)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputShapeError("--device cuda asked for, but no CUDA device is available")
+    return dev
+
+
+class FramePredictor:
+    """Predict frames after a context with a trained network.
+
+    Args:
+        net: the network (in eval mode).
+        device: where it runs.
+        batch_size: sequences per forward pass in `predict_batch`.
+    """
+
+    def __init__(
+        self, net: EncoderForecaster, device: torch.device | str = "cpu", batch_size: int = 16
+    ) -> None:
+        self.device = torch.device(device)
+        self.net = net.to(self.device).eval()
+        self.batch_size = batch_size
+
+    @property
+    def in_chs(self) -> int:
+        return self.net.config.in_chs
+
+    @torch.inference_mode()
+    def predict_batch(self, context: np.ndarray, horizon: int) -> np.ndarray:
+        """context (N, T, H, W, C) float32 in [0, 1] -> (N, horizon, H, W, C) float32."""
+        n, t, h, w, c = context.shape
+        x = torch.from_numpy(np.ascontiguousarray(context)).permute(
+            0, 1, 4, 2, 3
+        )  # (N, T, C, H, W)
+        if self.in_chs == 1 and c != 1:
+            x = x.permute(0, 2, 1, 3, 4).reshape(n * c, t, 1, h, w)  # each channel a sequence
+        elif self.in_chs != c:
+            if c != 1:
+                raise InputShapeError(f"model expects {self.in_chs}-channel frames, got {c}")
+            x = x.expand(-1, -1, self.in_chs, -1, -1)
+        outs = []
+        for chunk in x.split(self.batch_size):
+            outs.append(self.net.rollout(chunk.to(self.device), horizon).float().cpu())
+        y = torch.cat(outs)  # (N', horizon, C', H, W)
+        if self.in_chs == 1 and c != 1:
+            y = y.reshape(n, c, horizon, h, w).permute(0, 2, 1, 3, 4)
+        elif self.in_chs != c:
+            y = y.mean(dim=2, keepdim=True)
+        return y.permute(0, 1, 3, 4, 2).clamp_(0, 1).numpy()
+
+    def predict(self, context: np.ndarray, horizon: int) -> np.ndarray:
+        """context (T, H, W, C) uint8 (or float in [0, 1]) -> (horizon, H, W, C), same dtype."""
+        return predict_array(
+            context[..., None] if context.ndim == 3 else context, horizon, self, channels_last=True
+        )
+
+
+def load_predictor(model: str | Path, device: str = "auto", batch_size: int = 16) -> FramePredictor:
+    """Load a checkpoint (path or built-in name) as a ready-to-use `FramePredictor`."""
+    dev = pick_device(device)
+    net, _ = load_model(model, dev)
+    return FramePredictor(net, dev, batch_size)
+
+
+def _as_float(array: np.ndarray) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise InputShapeError("array holds NaN or infinite values")
+        lo, hi = float(array.min(initial=0.0)), float(array.max(initial=0.0))
+        if lo < 0.0 or hi > 1.0:
+            raise InputShapeError(
+                f"float frames must lie in [0, 1], got values in [{lo:.3g}, {hi:.3g}]"
+            )
+        return array.astype(np.float32)
+    raise InputShapeError(f"frames must be uint8 or float in [0, 1], got dtype {array.dtype}")
+
+
+def predict_array(
+    array: np.ndarray, horizon: int, predictor: FramePredictor, *, channels_last: bool | None = None
+) -> np.ndarray:
+    """The `.npy` contract: predict `horizon` frames after each sequence in `array`.
+
+    Accepted layouts: (T, H, W), (T, H, W, C) with C in {1, 3, 4}, (N, T, H, W) and
+    (N, T, H, W, C); uint8, or float in [0, 1]. Returns only the predicted frames, shaped
+    (..., horizon, H, W[, C]), with the input's dtype.
+
+    Args:
+        channels_last: force reading a 4-D array as (T, H, W, C) (True) or (N, T, H, W)
+            (False); None decides by the last axis (1, 3 or 4 means channels).
+    """
+    if horizon < 1:
+        raise InputShapeError(f"horizon must be at least 1, got {horizon}")
+    if array.ndim == 4 and channels_last is None:
+        channels_last = array.shape[-1] in (1, 3, 4)
+    if array.ndim == 3:
+        seqs, layout = array[None, ..., None], "thw"
+    elif array.ndim == 4 and channels_last:
+        seqs, layout = array[None], "thwc"
+    elif array.ndim == 4:
+        seqs, layout = array[..., None], "nthw"
+    elif array.ndim == 5:
+        seqs, layout = array, "nthwc"
+    else:
+        raise InputShapeError(
+            f"expected an array of rank 3 to 5 ((N,) T, H, W(, C)), got shape {array.shape}"
+        )
+    if min(seqs.shape[1:4]) < 1 or seqs.shape[0] < 1:
+        raise InputShapeError(f"array has an empty axis: shape {array.shape}")
+    alpha = seqs.shape[-1] == 4
+    frames = _as_float(seqs)
+    pred = predictor.predict_batch(frames[..., :3] if alpha else frames, horizon)
+    if alpha:  # alpha is not predicted: carry the last context frame's alpha forward
+        a = np.repeat(frames[:, -1:, ..., 3:], horizon, axis=1)
+        pred = np.concatenate([pred, a], axis=-1)
+    if array.dtype == np.uint8:
+        out = np.rint(pred * 255.0).astype(np.uint8)
+    else:
+        out = pred.astype(array.dtype)
+    if layout == "thw":
+        return out[0, ..., 0]
+    if layout == "thwc":
+        return out[0]
+    if layout == "nthw":
+        return out[..., 0]
+    return out

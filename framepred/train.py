@@ -1,0 +1,195 @@
+"""Training as a function: the CLI calls it, the tests call it.
+
+`train()` builds the LightningModule and DataModule, runs `Trainer.fit` with checkpoints
+(last + best by `val/mse`) and a CSV log in the output folder, and returns the path of the
+final checkpoint. The learning rate follows warm-up + cosine over the *budget*, which is
+steps or wall-clock time, whichever runs out first, so a `--max-time` run anneals properly.
+The same call scales out with Lightning's DDP (`devices=N, strategy="ddp"`), launched by
+torchrun or SLURM.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, Timer
+from lightning.pytorch.loggers import CSVLogger
+
+from framepred.errors import FramepredError, TrainingError
+from framepred.lit import FramePredictorModule
+
+log = logging.getLogger(__name__)
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The Moving MNIST model: recurrent part at 16x16 (patch 4) and 8x8.
+    "mmnist": {
+        "in_chs": 1,
+        "patch_size": 4,
+        "stem_chs": 32,
+        "stage_chs": [48, 64],
+        "kernel_size": 3,
+    },
+    # A tiny model for tests and smoke runs.
+    "tiny": {"in_chs": 1, "patch_size": 4, "stem_chs": 8, "stage_chs": [8, 8], "kernel_size": 3},
+}
+
+
+@dataclass
+class TrainConfig:
+    """Options of a training run; every field has a default."""
+
+    data: list[str] = field(default_factory=lambda: ["mmnist"])  # what to train on
+    out: Path = Path("runs/mmnist")  # checkpoints, logs and the CSV go here
+    model: dict[str, Any] = field(
+        default_factory=lambda: dict(PRESETS["mmnist"])
+    )  # ModelConfig fields
+    max_steps: int = -1  # stop after this many optimizer steps (-1: no limit)
+    max_time: float | None = None  # stop after this many seconds of training
+    batch_size: int = 16
+    lr: float = 2e-3
+    loss: str = "bce"
+    ssim_weight: float = 0.0
+    teacher_decay: float = 0.5  # fraction of the budget over which scheduled sampling fades out
+    precision: str = "32-true"
+    accelerator: str = "auto"
+    devices: str | int = "auto"
+    strategy: str = "auto"
+    num_nodes: int = 1
+    num_workers: int = 0
+    seed: int = 0
+    resume: bool = False  # continue from out/checkpoints/last.ckpt
+    val_every: int = 250  # validate every N steps
+    val_size: int = 256  # validation sequences
+    ckpt_every: int = 100  # write last.ckpt every N steps (for resuming after a crash)
+    progress: bool = True
+    fast_dev_run: bool = False
+
+
+class BudgetSchedule(Callback):
+    """Set the learning rate and scheduled-sampling progress from the fraction of the budget
+    (steps or time) used so far."""
+
+    def __init__(self, max_steps: int, max_time: float | None) -> None:
+        self.max_steps, self.max_time = max_steps, max_time
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        fractions = [0.0]
+        if self.max_steps and self.max_steps > 0:
+            fractions.append(trainer.global_step / self.max_steps)
+        if self.max_time:
+            timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)  # type: ignore[attr-defined]
+            if timer is not None:
+                fractions.append((timer.time_elapsed("train") or 0.0) / self.max_time)
+        progress = min(1.0, max(fractions))
+        assert isinstance(module, FramePredictorModule)
+        module.progress = progress
+        lr = module.lr_at(progress)
+        for opt in trainer.optimizers:
+            for group in opt.param_groups:
+                group["lr"] = lr
+
+
+def _check_budget(cfg: TrainConfig) -> None:
+    if cfg.max_steps <= 0 and not cfg.max_time and not cfg.fast_dev_run:
+        raise FramepredError("give a training budget: --max-steps and/or --max-time")
+    for item in cfg.data:
+        if item != "mmnist":
+            raise FramepredError(
+                f"unsupported training data {item!r}: only 'mmnist' can be trained on in this version"
+            )
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Train a model and return the path of its final checkpoint (`out/checkpoints/last.ckpt`)."""
+    from framepred.data.mmnist import MovingMNISTDataModule
+
+    _check_budget(cfg)
+    out = Path(cfg.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise FramepredError(f"cannot create output folder {out}: {err.strerror}") from None
+    ckpt_dir = out / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    resume_from = None
+    if cfg.resume:
+        if not last.is_file():
+            raise FramepredError(f"nothing to resume: {last} does not exist")
+        resume_from = str(last)
+    elif last.exists():
+        raise FramepredError(
+            f"{out} already holds a run; pass --resume to continue it or choose another --out"
+        )
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    module = FramePredictorModule(
+        model=cfg.model,
+        loss=cfg.loss,
+        lr=cfg.lr,
+        ssim_weight=cfg.ssim_weight,
+        teacher_decay=cfg.teacher_decay,
+    )
+    data = MovingMNISTDataModule(
+        batch_size=cfg.batch_size, num_workers=cfg.num_workers, val_length=cfg.val_size
+    )
+    callbacks: list[Callback] = [
+        ModelCheckpoint(
+            dirpath=ckpt_dir,
+            filename="best-step{step}-mse{val/mse:.1f}",
+            monitor="val/mse",
+            mode="min",
+            save_top_k=1,
+            auto_insert_metric_name=False,
+        ),
+        ModelCheckpoint(
+            dirpath=ckpt_dir,
+            filename="last",
+            every_n_train_steps=cfg.ckpt_every,
+            save_top_k=1,
+            monitor="step",
+            mode="max",
+            auto_insert_metric_name=False,
+        ),
+        BudgetSchedule(cfg.max_steps, cfg.max_time),
+    ]
+    trainer = L.Trainer(
+        default_root_dir=out,
+        max_steps=cfg.max_steps,
+        max_time={"seconds": cfg.max_time} if cfg.max_time else None,
+        max_epochs=-1,
+        precision=cfg.precision,  # type: ignore[arg-type]
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        strategy=cfg.strategy,
+        num_nodes=cfg.num_nodes,
+        logger=CSVLogger(out, name="", version="logs"),
+        callbacks=callbacks,
+        val_check_interval=cfg.val_every,
+        check_val_every_n_epoch=None,
+        log_every_n_steps=10,
+        enable_progress_bar=cfg.progress,
+        enable_model_summary=cfg.progress,
+        fast_dev_run=cfg.fast_dev_run,
+        gradient_clip_val=1.0,
+    )
+    started = time.perf_counter()
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=resume_from)
+    except TrainingError:
+        raise
+    except torch.OutOfMemoryError:
+        raise TrainingError("out of memory: lower --batch-size") from None
+    log.info("training took %.0f s, %d steps", time.perf_counter() - started, trainer.global_step)
+    if cfg.fast_dev_run:
+        return out
+    # Always leave a final checkpoint at the exact stopping step.
+    trainer.save_checkpoint(last)
+    return last
