@@ -1,0 +1,192 @@
+"""Classical frame synthesizers behind one interface: `repeat`, `blend` and `flow`.
+
+Every synthesizer fills the slots between the last known frame before a gap and the first
+known frame after it. `times` are fractional positions in (0, 1) between those two frames
+(slot i of an n-slot gap is at i / (n + 1)). A gap at the start or end of a video has only
+one side; the frames of that side are used. Frames are RGB uint8 (H, W, 3).
+
+`flow` is DIS optical flow (OpenCV) in both directions; both neighbours are warped to time t
+with `cv2.remap` and blended with weights that fall where the two flows disagree (occluded
+pixels), so a moving edge is taken from the frame that actually sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from framepred.errors import InputShapeError
+
+
+class Synthesizer:
+    """Interface shared by the classical methods and the learned model.
+
+    `context` is how many known frames on each side the method wants; `fill_run` yields the
+    n frames of one gap (classical methods render them in small chunks so memory is bounded).
+    """
+
+    name = "base"
+    context = 1
+
+    def synthesize(
+        self, before: Sequence[np.ndarray], after: Sequence[np.ndarray], times: Sequence[float]
+    ) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def fill_run(
+        self, before: Sequence[np.ndarray], after: Sequence[np.ndarray], n: int
+    ) -> Iterator[np.ndarray]:
+        times = [(i + 1) / (n + 1) for i in range(n)]
+        for k in range(0, n, 16):
+            yield from self.synthesize(before, after, times[k : k + 16])
+
+
+def _check(before: Sequence[np.ndarray], after: Sequence[np.ndarray]) -> None:
+    if not before and not after:
+        raise InputShapeError("a gap needs at least one known frame on one side")
+    for frame in (*before[-1:], *after[:1]):
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise InputShapeError(f"frames must be RGB uint8 (H, W, 3), got {frame.shape}")
+    if before and after and before[-1].shape != after[0].shape:
+        raise InputShapeError(f"frame sizes differ: {before[-1].shape} vs {after[0].shape}")
+
+
+class Repeat(Synthesizer):
+    """Each missing slot takes the nearest known frame (ties go to the earlier one)."""
+
+    name = "repeat"
+
+    def synthesize(self, before, after, times):
+        _check(before, after)
+        out = []
+        for t in times:
+            near_before = len(after) == 0 or (len(before) > 0 and t <= 0.5)
+            out.append((before[-1] if near_before else after[0]).copy())
+        return out
+
+
+class Blend(Synthesizer):
+    """Linear cross-fade between the two neighbours."""
+
+    name = "blend"
+
+    def synthesize(self, before, after, times):
+        _check(before, after)
+        if not before or not after:
+            return Repeat().synthesize(before, after, times)
+        a, b = before[-1].astype(np.float32), after[0].astype(np.float32)
+        return [_to_u8((1 - t) * a + t * b) for t in times]
+
+
+def _to_u8(x: np.ndarray) -> np.ndarray:
+    return np.clip(x + 0.5, 0, 255).astype(np.uint8)
+
+
+class Flow(Synthesizer):
+    """Bidirectional DIS optical flow, backward warping, occlusion-aware blending.
+
+    Args:
+        preset: DIS preset ("ultrafast", "fast", "medium").
+        max_side: flow is computed on frames scaled so their longer side is at most this
+            (and scaled back up); motion is smooth, so a coarse field loses little.
+    """
+
+    name = "flow"
+    _presets = {
+        "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+        "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+        "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+    }
+
+    def __init__(self, preset: str = "medium", max_side: int = 640):
+        self.dis = cv2.DISOpticalFlow_create(self._presets[preset])
+        self.max_side = max_side
+        self._cache: tuple[int, int, tuple] | None = None
+
+    def synthesize(self, before, after, times):
+        _check(before, after)
+        if not before or not after:
+            return Repeat().synthesize(before, after, times)
+        a, b = before[-1], after[0]
+        key = (id(a), id(b))
+        if self._cache is None or self._cache[:2] != key:
+            self._cache = (*key, self._flows(a, b))
+        f01, f10, e0, e1 = self._cache[2]
+        return [self._render(a, b, f01, f10, e0, e1, t) for t in times]
+
+    def _flows(self, a: np.ndarray, b: np.ndarray):
+        h, w = a.shape[:2]
+        scale = min(1.0, self.max_side / max(h, w))
+        ga, gb = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in (a, b))
+        if scale < 1.0:
+            size = (max(8, round(w * scale)), max(8, round(h * scale)))
+            ga, gb = (cv2.resize(x, size, interpolation=cv2.INTER_AREA) for x in (ga, gb))
+        f01 = self.dis.calc(ga, gb, None)  # (h', w', 2): a(x) ~ b(x + f01(x))
+        f10 = self.dis.calc(gb, ga, None)
+        e0 = _fb_error(f01, f10)  # large where a pixel of `a` is not seen in `b`
+        e1 = _fb_error(f10, f01)
+        if scale < 1.0:
+            sx, sy = w / ga.shape[1], h / ga.shape[0]
+            f01, f10 = (_upscale_flow(f, w, h, sx, sy) for f in (f01, f10))
+            e0, e1 = (cv2.resize(e, (w, h)) * sx for e in (e0, e1))
+        return f01, f10, e0, e1
+
+    @staticmethod
+    def _render(a, b, f01, f10, e0, e1, t: float) -> np.ndarray:
+        # Flow from time t back to each neighbour, approximated from the two end flows
+        # (Jiang et al., Super SloMo, eq. 4): it is exact for linear motion.
+        ft0 = -(1 - t) * t * f01 + t * t * f10
+        ft1 = (1 - t) * (1 - t) * f01 - t * (1 - t) * f10
+        h, w = a.shape[:2]
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        m0x, m0y = gx + ft0[..., 0], gy + ft0[..., 1]
+        m1x, m1y = gx + ft1[..., 0], gy + ft1[..., 1]
+        wa = cv2.remap(a, m0x, m0y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        wb = cv2.remap(b, m1x, m1y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # Visibility: a pixel whose forward-backward flow check fails in its source frame is
+        # probably occluded there, so the other frame gets the weight.
+        v0 = np.exp(-cv2.remap(e0, m0x, m0y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+        v1 = np.exp(-cv2.remap(e1, m1x, m1y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+        # Pixels whose source lies outside the frame are unreliable too.
+        v0 *= _inside(m0x, m0y, w, h)
+        v1 *= _inside(m1x, m1y, w, h)
+        w0 = (1 - t) * v0 + 1e-6 * (1 - t)
+        w1 = t * v1 + 1e-6 * t
+        out = (wa * w0[..., None] + wb * w1[..., None]) / (w0 + w1)[..., None]
+        return _to_u8(out)
+
+
+def _fb_error(fwd: np.ndarray, bwd: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    """Forward-backward inconsistency in pixels (relative to motion size), per source pixel."""
+    h, w = fwd.shape[:2]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    back = cv2.remap(bwd, gx + fwd[..., 0], gy + fwd[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+    err = np.linalg.norm(fwd + back, axis=2)
+    mag = np.linalg.norm(fwd, axis=2) + np.linalg.norm(back, axis=2)
+    return (err / (sigma + 0.05 * mag)).astype(np.float32)
+
+
+def _upscale_flow(flow: np.ndarray, w: int, h: int, sx: float, sy: float) -> np.ndarray:
+    up = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+    up[..., 0] *= sx
+    up[..., 1] *= sy
+    return up
+
+
+def _inside(mx: np.ndarray, my: np.ndarray, w: int, h: int) -> np.ndarray:
+    ok = (mx >= -0.5) & (mx <= w - 0.5) & (my >= -0.5) & (my <= h - 0.5)
+    return np.where(ok, 1.0, 0.05).astype(np.float32)
+
+
+METHODS = {"repeat": Repeat, "blend": Blend, "flow": Flow}
+
+
+def get_synthesizer(name: str) -> Synthesizer:
+    """A classical synthesizer by name: repeat, blend or flow."""
+    try:
+        return METHODS[name]()
+    except KeyError:
+        raise ValueError(f"unknown method '{name}': choose from {', '.join(METHODS)}") from None

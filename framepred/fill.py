@@ -1,0 +1,372 @@
+"""Fill the missing frames of a video: stream it through a bounded window, synthesize each gap.
+
+`fill_video` reads the input once, maps every frame to its slot on the nominal grid
+(`gaps.SlotMapper`), passes kept frames straight to the writer and, for each run of missing
+slots, synthesizes them from the last known frames before the run and the first known
+frames after it. Only `context` known frames on each side are held, so memory does not grow
+with the video's length. A scene cut between the two sides splits the gap: each slot is
+filled from the shot nearer to it, never by mixing two shots.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from framepred.atomic import atomic_path, check_writable_target
+from framepred.baselines import Flow, Repeat, Synthesizer, get_synthesizer
+from framepred.errors import VideoOpenError, VideoWriteError
+from framepred.gaps import (
+    Gap,
+    GapScan,
+    Grid,
+    SlotItem,
+    SlotMapper,
+    find_gaps,
+    is_scene_cut,
+    runs,
+    slots_from_spec,
+)
+from framepred.video import VideoInfo, VideoReader, VideoWriter, output_kind
+
+log = logging.getLogger(__name__)
+
+METHODS = ("model", "flow", "blend", "repeat")
+
+
+@dataclass(frozen=True)
+class FilledSlot:
+    """One synthesized slot: where, when, why it was missing, how it was made."""
+
+    slot: int
+    time: float  # seconds on the output's timeline
+    reason: str  # timestamps | explicit | duplicate | black
+    method: str  # the synthesizer actually used
+    side: str  # both | before | after: the known frames it was made from
+
+
+@dataclass
+class FillReport:
+    """What `fill_video` did; `to_json()` is the `--report` file."""
+
+    input: str
+    output: str
+    frame_rate: str
+    n_slots: int
+    n_kept: int
+    method: str
+    gaps: list[Gap] = field(default_factory=list)
+    slots: list[FilledSlot] = field(default_factory=list)
+    long_gaps: list[Gap] = field(default_factory=list)
+    scene_cuts: list[int] = field(default_factory=list)  # gaps split at a cut (start slots)
+    collisions: int = 0  # frames dropped because an earlier frame held their slot (VFR)
+    damaged: bool = False  # decoding stopped early at damaged data
+    seconds: float = 0.0
+
+    @property
+    def n_filled(self) -> int:
+        return len(self.slots)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["n_filled"] = self.n_filled
+        return json.dumps(data, indent=2)
+
+
+class ModelSynthesizer(Synthesizer):
+    """A learned predictor behind the synthesizer interface.
+
+    A gap of n slots is `predictor.predict(past, n)`: forward prediction from the frames
+    before it. At the start of a video there is no past, so time is reversed and the frames
+    after the gap are the context. Long gaps are predicted in chunks, each continuing from
+    the frames predicted so far.
+    """
+
+    name = "model"
+    chunk = 16
+
+    def __init__(self, predictor, context: int | None = None):
+        self.predictor = predictor
+        self.context = int(context or getattr(predictor, "context_frames", 10))
+
+    def synthesize(self, before, after, times):
+        return list(self.fill_run(before, after, len(times)))
+
+    def fill_run(self, before, after, n):
+        if len(before):
+            yield from self._rollout(list(before), n)
+        else:
+            yield from reversed(list(self._rollout(list(after)[::-1], n)))
+
+    def _rollout(self, context: list[np.ndarray], n: int) -> Iterator[np.ndarray]:
+        context = context[-self.context :]
+        done = 0
+        while done < n:
+            k = min(self.chunk, n - done)
+            pred = np.asarray(self.predictor.predict(np.stack(context), k))  # (k, H, W, C)
+            yield from pred
+            context = (context + list(pred))[-self.context :]
+            done += k
+
+
+def make_synthesizer(method: str, model=None, device: str = "auto", predictor=None):
+    """The synthesizer for `method`; `model` falls back to `flow` until a default is shipped."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method '{method}': choose from {', '.join(METHODS)}")
+    if method != "model":
+        return get_synthesizer(method)
+    if predictor is not None:
+        return ModelSynthesizer(predictor)
+    name = str(model or "default")
+    if name == "default":
+        try:
+            from framepred.checkpoints import builtin_path
+        except ImportError:
+            builtin = None
+        else:
+            builtin = builtin_path("default")
+        if builtin is None:
+            log.warning("no learned default model is shipped yet; using --method flow")
+            return Flow()
+    from framepred.predict import load_predictor
+
+    return ModelSynthesizer(load_predictor(model or "default", device=device))
+
+
+def declared_slots(info: VideoInfo) -> int | None:
+    """Slots the file's declared duration covers (None when it does not say)."""
+    if info.end is None:
+        return None
+    return max(0, round((info.end - info.start) / info.interval))
+
+
+def _check_paths(input: Path, output: Path, overwrite: bool) -> None:
+    src, dst = input.resolve(), output.resolve()
+    if src == dst:
+        raise VideoWriteError(f"output is the input; choose another path: {output}")
+    if input.is_dir() and dst.is_relative_to(src):
+        raise VideoWriteError(f"output may not be inside the input folder: {output}")
+    output_kind(output)
+    check_writable_target(output, overwrite=overwrite)
+    if output.exists() and (output.is_dir() != (output_kind(output) == "folder")):
+        raise VideoWriteError(f"output exists and is of another kind: {output}")
+
+
+class _Peek:
+    """An iterator with one item of look-ahead."""
+
+    def __init__(self, items: Iterable[SlotItem]):
+        self._it = iter(items)
+        self._next: list[SlotItem] = []
+
+    def peek(self) -> SlotItem | None:
+        if not self._next:
+            self._next = [x for x in (next(self._it, None),) if x is not None]
+        return self._next[0] if self._next else None
+
+    def pop(self) -> SlotItem:
+        item = self.peek()
+        assert item is not None
+        self._next.clear()
+        return item
+
+
+def _slot_stream(reader: VideoReader, mapper: SlotMapper, n_slots: int | None):
+    for frame in reader:
+        yield from mapper.push(frame.pts, frame.image)
+    yield from mapper.finish(n_slots)
+
+
+def fill_video(
+    input: Path | str,
+    output: Path | str,
+    *,
+    detect: Sequence[str] = ("timestamps",),
+    frames: str | None = None,
+    method: str = "model",
+    model: str | Path | None = None,
+    max_gap: int = 30,
+    on_long_gap: str = "fill",
+    crf: int = 18,
+    preset: str = "medium",
+    report: Path | str | None = None,
+    device: str = "auto",
+    overwrite: bool = False,
+    progress: bool = True,
+    fps: Fraction | float | None = None,
+    predictor=None,
+) -> FillReport:
+    """Write `output`: the input on its nominal frame grid with every missing slot synthesized.
+
+    Args:
+        input: a video file or a folder of numbered images (never modified).
+        output: `.mp4`, `.mkv` (lossless), `.gif` or a folder (PNG frames); written whole or
+            not at all.
+        detect: what counts as missing: "timestamps", "duplicates", "black".
+        frames: slots to treat as missing, e.g. "12-14,40".
+        method: "model", "flow", "blend" or "repeat".
+        model: checkpoint path or built-in name for `method="model"`.
+        max_gap: gaps longer than this are reported; `on_long_gap` "fill" fills them with
+            `method`, "hold" repeats the nearest known frame.
+        crf, preset: H.264 settings for `.mp4`.
+        report: write the report as JSON here.
+        fps: override the nominal frame rate (image folders default to 25).
+        predictor: an already loaded predictor object (tests, API use).
+    """
+    input, output = Path(input), Path(output)
+    t0 = time.perf_counter()
+    if on_long_gap not in ("fill", "hold"):
+        raise ValueError(f"on_long_gap must be 'fill' or 'hold', got {on_long_gap!r}")
+    _check_paths(input, output, overwrite)
+    if report is not None:
+        check_writable_target(Path(report))
+    synth = make_synthesizer(method, model, device, predictor)
+    with VideoReader(input, fps) as reader:
+        info = reader.info
+        scan = inspect_video(input, detect=(), frames=None, fps=fps, info=info)
+        n_slots = max(scan.n_slots, declared_slots(info) or 0)
+        explicit = slots_from_spec(frames, n_slots)
+        mapper = SlotMapper(Grid(info.start, info.interval), frozenset(detect), explicit)
+        result = FillReport(str(input), str(output), str(info.frame_rate), 0, 0, synth.name)
+        bar = tqdm(total=n_slots, unit="frame", file=sys.stderr, disable=not progress,
+                   desc="fill", dynamic_ncols=True)  # fmt: skip
+        with VideoWriter(output, info.frame_rate, crf=crf, preset=preset, rotation=info.rotation,
+                         audio_from=None if info.is_folder else input) as writer:  # fmt: skip
+            items = _slot_stream(reader, mapper, declared_slots(info))
+            for image in _fill_stream(items, synth, info, max_gap, on_long_gap, result):
+                writer.write(image)
+                bar.update(1)
+        bar.close()
+        result.damaged = reader.damaged
+    result.n_slots = mapper.next_slot
+    result.collisions = len(mapper.collisions)
+    result.seconds = round(time.perf_counter() - t0, 3)
+    if mapper.collisions:
+        log.warning("%d frames shared a slot with an earlier frame and were dropped (VFR)",
+                    len(mapper.collisions))  # fmt: skip
+    log.info("%s: %d slots, %d kept, %d synthesized (%s)", output, result.n_slots,
+             result.n_kept, result.n_filled, result.method)  # fmt: skip
+    if report is not None:
+        with atomic_path(Path(report)) as tmp:
+            tmp.write_text(result.to_json())
+    return result
+
+
+def _fill_stream(items, synth: Synthesizer, info: VideoInfo, max_gap: int, on_long_gap: str,
+                 result: FillReport) -> Iterator[np.ndarray]:  # fmt: skip
+    """Yield every output frame in slot order; synthesize each run of missing slots."""
+    before: deque[np.ndarray] = deque(maxlen=max(1, synth.context))
+    stream = _Peek(items)
+    while (item := stream.peek()) is not None:
+        stream.pop()
+        if item.image is not None:
+            if before and synth.context > 1 and is_scene_cut(before[-1], item.image):
+                before.clear()  # a learned model must not take its context from another shot
+            before.append(item.image)
+            result.n_kept += 1
+            yield item.image
+            continue
+        run = [item]
+        while (nxt := stream.peek()) is not None and nxt.image is None:
+            run.append(stream.pop())
+        after: list[np.ndarray] = []
+        while len(after) < max(1, synth.context) and (nxt := stream.peek()) is not None:
+            if nxt.image is None:
+                break
+            after.append(stream.pop().image)
+        yield from _fill_run(run, list(before), after, synth, info, max_gap, on_long_gap, result)
+        for image in after:
+            if before and synth.context > 1 and is_scene_cut(before[-1], image):
+                before.clear()
+            before.append(image)
+            result.n_kept += 1
+            yield image
+
+
+def _fill_run(run: list[SlotItem], before, after, synth, info, max_gap, on_long_gap,
+              result: FillReport) -> Iterator[np.ndarray]:  # fmt: skip
+    for gap in runs(run):
+        result.gaps.append(gap)
+    n = len(run)
+    used = synth
+    if n > max_gap:
+        long = Gap(run[0].slot, run[-1].slot, run[0].reason or "timestamps")
+        result.long_gaps.append(long)
+        log.warning("gap of %d slots at %d-%d is longer than --max-gap %d; %s", n,
+                    long.start_slot, long.end_slot, max_gap,
+                    "filling it anyway" if on_long_gap == "fill" else "holding the nearest frame")  # fmt: skip
+        if on_long_gap == "hold":
+            used = Repeat()
+    if not before and not after:
+        raise VideoWriteError("no known frame to fill from: every frame of the video is missing")
+    n_before = n  # slots filled from the frames before (all, unless there is a scene cut)
+    if before and after and is_scene_cut(before[-1], after[0]):
+        n_before = sum(1 for i in range(1, n + 1) if i / (n + 1) <= 0.5)
+        result.scene_cuts.append(run[0].slot)
+        log.info("scene cut inside gap %d-%d: each side filled from its own shot",
+                 run[0].slot, run[-1].slot)  # fmt: skip
+        parts = [(run[:n_before], before, [], "before"), (run[n_before:], [], after, "after")]
+    else:
+        side = "both" if before and after else "before" if before else "after"
+        parts = [(run, before, after, side)]
+    for part, b, a, side in parts:
+        if not part:
+            continue
+        for item, image in zip(part, used.fill_run(b, a, len(part)), strict=True):
+            t = float(info.start + item.slot * info.interval)
+            result.slots.append(
+                FilledSlot(item.slot, t, item.reason or "timestamps", used.name, side)
+            )
+            yield image
+
+
+@dataclass(frozen=True)
+class Inspection(GapScan):
+    """`inspect_video`'s answer: the stream facts plus what `fill` would fill."""
+
+    info: VideoInfo | None = None
+
+
+def inspect_video(input: Path | str, *, detect: Sequence[str] = ("timestamps",),
+                  frames: str | None = None, fps: Fraction | float | None = None,
+                  info: VideoInfo | None = None) -> Inspection:  # fmt: skip
+    """A dry run of `fill`: the gaps it would fill. Decodes only when content checks are on."""
+    reader = VideoReader(input, fps)
+    info = info or reader.info
+    grid = Grid(info.start, info.interval)
+    declared = declared_slots(info)
+    if set(detect) & {"duplicates", "black"}:
+        scan = _scan_decoded(reader, grid, declared, frames, detect)
+    else:
+        times = reader.packet_times()
+        if not times:
+            raise VideoOpenError(f"no video frames in file: {input}")
+        n_slots = max(declared or 0, grid.slot(times[-1]) + 1)
+        explicit = slots_from_spec(frames, n_slots)
+        scan = find_gaps(times, grid, n_slots=declared, explicit=explicit, detect=detect)
+    return Inspection(scan.gaps, scan.n_slots, scan.collisions, info)
+
+
+def _scan_decoded(reader, grid, declared, frames, detect) -> GapScan:
+    explicit = slots_from_spec(frames, declared)
+    mapper = SlotMapper(grid, frozenset(detect), explicit)
+    items: list[SlotItem] = []
+    with reader:
+        for frame in reader:
+            items.extend(
+                SlotItem(i.slot, None, i.reason) for i in mapper.push(frame.pts, frame.image)
+            )
+    items.extend(mapper.finish(declared))
+    if explicit and max(explicit) >= mapper.next_slot:
+        slots_from_spec(frames, mapper.next_slot)  # raises with the range message
+    return GapScan(runs(items), mapper.next_slot, mapper.collisions)
