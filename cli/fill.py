@@ -1,0 +1,145 @@
+"""`framepred fill`: synthesize the missing frames of a video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.options import device_option, model_option
+from framepred.fill import METHODS, fill_video
+from framepred.gaps import DETECTORS, SlotSpecError, parse_slot_spec
+
+
+def _check_frames(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            parse_slot_spec(value)
+        except SlotSpecError as err:
+            raise click.BadParameter(str(err)) from None
+    return value
+
+
+@click.command("fill")
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output: .mp4 (H.264), .mkv (FFV1, lossless), .gif, or a folder (PNG frames).",
+)
+@click.option(
+    "--detect",
+    type=click.Choice(DETECTORS),
+    multiple=True,
+    default=("timestamps",),
+    show_default=True,
+    help="What counts as missing (repeat the option to combine): timestamp gaps, "
+    "duplicate/frozen frames, black frames.",
+)
+@click.option(
+    "--frames",
+    callback=_check_frames,
+    metavar="SLOTS",
+    help="Slots to treat as missing, e.g. 12-14,40 (0-based on the output's frame grid).",
+)
+@click.option(
+    "--method",
+    type=click.Choice(METHODS),
+    default="model",
+    show_default=True,
+    help="model (a framepred checkpoint; flow until a default model is shipped), or the "
+    "classical flow (DIS optical flow), blend (cross-fade), repeat (nearest frame).",
+)
+@model_option
+@click.option(
+    "--max-gap",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Gaps longer than this many slots are reported and handled by --on-long-gap.",
+)
+@click.option(
+    "--on-long-gap",
+    type=click.Choice(["fill", "hold"]),
+    default="fill",
+    show_default=True,
+    help="fill: synthesize long gaps anyway; hold: repeat the nearest known frame.",
+)
+@click.option(
+    "--fps",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Nominal frame rate (image folders default to 25; videos use their own).",
+)
+@click.option(
+    "--crf",
+    type=click.IntRange(0, 51),
+    default=18,
+    show_default=True,
+    help="H.264 quality for .mp4 output (lower is better).",
+)
+@click.option(
+    "--preset",
+    type=click.Choice(
+        ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower"]
+    ),
+    default="medium",
+    show_default=True,
+    help="H.264 speed/size trade-off for .mp4 output.",
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a JSON report: each synthesized slot, its time, why it was missing, method.",
+)
+@device_option
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def fill_command(
+    input_path: Path,
+    output: Path,
+    detect: tuple[str, ...],
+    frames: str | None,
+    method: str,
+    model: str | None,
+    max_gap: int,
+    on_long_gap: str,
+    fps: float | None,
+    crf: int,
+    preset: str,
+    report: Path | None,
+    device: str,
+    overwrite: bool,
+    no_progress: bool,
+) -> None:
+    """Fill the missing frames of INPUT and write a constant-frame-rate OUTPUT.
+
+    INPUT is a video file or a folder of numbered images. The output keeps the source's
+    nominal frame grid: kept frames pass through unchanged (bit-exact with .mkv or a PNG
+    folder), missing slots are synthesized, audio is carried over (mp4/mkv).
+    """
+    result = fill_video(
+        input_path,
+        output,
+        detect=detect,
+        frames=frames,
+        method=method,
+        model=model,
+        max_gap=max_gap,
+        on_long_gap=on_long_gap,
+        fps=fps,
+        crf=crf,
+        preset=preset,
+        report=report,
+        device=device,
+        overwrite=overwrite,
+        progress=not no_progress,
+    )
+    click.echo(
+        f"wrote {output}: {result.n_slots} frames at {result.frame_rate} fps, "
+        f"{result.n_filled} synthesized ({result.method}) in {len(result.gaps)} gaps",
+        err=True,
+    )
