@@ -184,7 +184,13 @@ class _Peek:
 def _slot_stream(reader: VideoReader, mapper: SlotMapper, n_slots: int | None):
     for frame in reader:
         yield from mapper.push(frame.pts, frame.image)
-    yield from mapper.finish(n_slots)
+    # A damaged file ends at the damage, whatever length its header declares.
+    end = None if reader.damaged else n_slots
+    if end is not None and end > mapper.next_slot:
+        log.warning("frames stop at slot %d but the file declares %d slots (cut short?); "
+                    "the last %d slots are synthesized", mapper.next_slot, end,
+                    end - mapper.next_slot)  # fmt: skip
+    yield from mapper.finish(end)
 
 
 def fill_video(
@@ -239,14 +245,13 @@ def fill_video(
         mapper = SlotMapper(Grid(info.start, info.interval), frozenset(detect), explicit)
         result = FillReport(str(input), str(output), str(info.frame_rate), 0, 0, synth.name)
         bar = tqdm(total=n_slots, unit="frame", file=sys.stderr, disable=not progress,
-                   desc="fill", dynamic_ncols=True)  # fmt: skip
-        with VideoWriter(output, info.frame_rate, crf=crf, preset=preset, rotation=info.rotation,
+                   desc="fill", dynamic_ncols=True, leave=False)  # fmt: skip
+        with bar, VideoWriter(output, info.frame_rate, crf=crf, preset=preset, rotation=info.rotation,
                          audio_from=None if info.is_folder else input) as writer:  # fmt: skip
             items = _slot_stream(reader, mapper, declared_slots(info))
             for image in _fill_stream(items, synth, info, max_gap, on_long_gap, result):
                 writer.write(image)
                 bar.update(1)
-        bar.close()
         result.damaged = reader.damaged
     result.n_slots = mapper.next_slot
     result.collisions = len(mapper.collisions)

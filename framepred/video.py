@@ -330,7 +330,10 @@ class VideoWriter:
         self._atomic = atomic_path(self.path, is_dir=self.kind == "folder")
         self._tmp = self._atomic.__enter__()
         self._video_tmp = self._tmp
-        if self.kind in ("mp4", "mkv") and audio_codecs(audio_from):
+        has_audio = bool(audio_codecs(audio_from))
+        if has_audio and self.kind not in ("mp4", "mkv"):
+            log.warning("a %s output cannot hold audio; the source's audio is dropped", self.kind)
+        if self.kind in ("mp4", "mkv") and has_audio:
             self._video_tmp = self._tmp.with_name(self._tmp.name + ".video" + self._tmp.suffix)
         self._container = None
         self._stream = None

@@ -1,0 +1,165 @@
+"""`framepred fill` and `framepred info` through Click: success paths and every bad input."""
+
+from __future__ import annotations
+
+import json
+import logging
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import gappy, moving_scene, read_all, sha256, write_video
+
+from cli.main import cli
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def assert_clean_failure(result, code, phrase):
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    lines = [ln for ln in result.output.splitlines() if "Error:" in ln]
+    assert len(lines) == 1 and phrase in lines[0], result.output
+
+
+def leftovers(folder):
+    return [p.name for p in folder.iterdir() if "partial" in p.name]
+
+
+def test_fill_cli_writes_output_and_report(gappy_mkv, tmp_path):
+    out, rep = tmp_path / "o.mp4", tmp_path / "r.json"
+    result = run("fill", gappy_mkv, "-o", out, "--method", "flow", "--report", rep,
+                 "--crf", "20", "--preset", "ultrafast", "--no-progress")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    info, frames = read_all(out)
+    assert len(frames) == 30 and info.frame_rate == 25
+    assert json.loads(rep.read_text())["n_filled"] == 9
+
+
+def test_info_lists_gaps(gappy_mkv):
+    result = run("info", gappy_mkv, "--frames", "20")
+    assert result.exit_code == 0, result.output
+    assert "25 (25.000 fps)" in result.output and "grid slots:    30" in result.output
+    assert "missing:       10 slots in 5 gaps" in result.output
+    assert "5-7" in result.output and "explicit" in result.output
+
+
+def test_help_documents_every_option():
+    result = run("fill", "--help")
+    assert result.exit_code == 0
+    for opt in ("--detect", "--frames", "--method", "--model", "--max-gap", "--crf",
+                "--preset", "--report", "--device", "--overwrite"):  # fmt: skip
+        assert opt in result.output
+
+
+def _truncated(path):
+    src = write_video(path.with_name("full.mkv"), gappy(range(20)))
+    path.write_bytes(src.read_bytes()[: int(src.stat().st_size * 0.5)])
+    src.unlink()
+    return path
+
+
+def _zero_frames(path):
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("ffv1", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "bgr0"
+        c.start_encoding()  # a valid header, then no frames at all
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, name, phrase",
+    [
+        (lambda p: p, "missing.mp4", "no such file"),
+        (lambda p: (p.write_text("just text\n" * 50), p)[1], "text.mp4", "not a readable video"),
+        (lambda p: (p.write_bytes(b""), p)[1], "empty.mp4", "empty"),
+        (_zero_frames, "zero.mkv", "not a readable video"),
+    ],
+)
+def test_bad_inputs_fail_cleanly(tmp_path, make, name, phrase):
+    src = make(tmp_path / name)
+    before = sha256(src) if src.exists() else None
+    out = tmp_path / "out.mkv"
+    for cmd in (("fill", src, "-o", out, "--method", "flow"), ("info", src)):
+        result = run(*cmd)
+        assert_clean_failure(result, 1, phrase)
+    assert not out.exists() and leftovers(tmp_path) == []
+    if before:
+        assert sha256(src) == before
+
+
+def test_truncated_video_uses_frames_up_to_damage(tmp_path, caplog):
+    src = _truncated(tmp_path / "cut.mkv")
+    before = sha256(src)
+    good = len(read_all(src)[1])
+    assert 3 <= good < 20
+    out = tmp_path / "o.mkv"
+    with caplog.at_level(logging.WARNING):
+        result = run("fill", src, "-o", out, "--method", "blend", "--no-progress")
+    assert result.exit_code == 0 and "Traceback" not in result.output
+    # Matroska's header still declares 20 frames: the lost tail is synthesized, with a warning.
+    assert "frames stop at slot" in caplog.text
+    frames = read_all(out)[1]
+    assert len(frames) == 20 and sha256(src) == before
+    for k in range(good):
+        np.testing.assert_array_equal(frames[k].image, moving_scene(k))
+
+
+def test_one_frame_video(tmp_path):
+    src = write_video(tmp_path / "one.mkv", gappy([0]))
+    out = tmp_path / "o.mkv"
+    result = run("fill", src, "-o", out, "--method", "flow", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert len(read_all(out)[1]) == 1
+    result = run("fill", src, "-o", tmp_path / "o2.mkv", "--frames", "0", "--method", "flow")
+    assert_clean_failure(result, 1, "every frame of the video is missing")
+    assert not (tmp_path / "o2.mkv").exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "output, extra, code, phrase",
+    [
+        ("{src}", (), 1, "output is the input"),
+        ("nowhere/o.mkv", (), 1, "output folder does not exist"),
+        ("o.avi", (), 1, "unknown output type"),
+        ("o.mkv", ("--frames", "12-x"), 2, "not a slot number"),
+        ("o.mkv", ("--frames", "3,40"), 1, "out of range"),
+        ("o.mkv", ("--frames", "9-4"), 2, "end before start"),
+        ("o.mkv", ("--method", "magic"), 2, "magic"),
+    ],
+)
+def test_bad_usage_fails_cleanly(gappy_mkv, tmp_path, output, extra, code, phrase):
+    before = sha256(gappy_mkv)
+    out = gappy_mkv if output == "{src}" else tmp_path / output
+    result = run("fill", gappy_mkv, "-o", out, "--method", "flow", *extra)
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output and phrase in result.output
+    assert sha256(gappy_mkv) == before
+    assert leftovers(tmp_path) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["gappy.mkv"]
+
+
+def test_existing_output_needs_overwrite(gappy_mkv, tmp_path):
+    out = tmp_path / "o.mkv"
+    out.write_bytes(b"old")
+    assert_clean_failure(run("fill", gappy_mkv, "-o", out, "--method", "repeat"), 1, "--overwrite")
+    assert out.read_bytes() == b"old"
+    assert run("fill", gappy_mkv, "-o", out, "--method", "repeat", "--overwrite").exit_code == 0
+    assert len(read_all(out)[1]) == 30
+
+
+def test_image_folder_input_with_fps(tmp_path):
+    import cv2
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in (10, 11, 14):
+        cv2.imwrite(str(folder / f"img{n}.png"), moving_scene(n)[..., ::-1])
+    result = run("fill", folder, "-o", tmp_path / "out", "--fps", "12", "--method", "flow")
+    assert result.exit_code == 0, result.output
+    info, frames = read_all(tmp_path / "out")
+    assert len(frames) == 5
+    assert [f.pts for f in frames][-1] == Fraction(4, 25)  # a PNG folder reads back at 25 fps
