@@ -100,7 +100,7 @@ class Flow(Synthesizer):
         "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
     }
 
-    def __init__(self, preset: str = "medium", max_side: int = 640):
+    def __init__(self, preset: str = "medium", max_side: int = 320):
         self.dis = cv2.DISOpticalFlow_create(self._presets[preset])
         self.max_side = max_side
         self._cache: tuple[int, int, tuple] | None = None
@@ -127,46 +127,63 @@ class Flow(Synthesizer):
         f10 = self.dis.calc(gb, ga, None)
         e0 = _fb_error(f01, f10)  # large where a pixel of `a` is not seen in `b`
         e1 = _fb_error(f10, f01)
-        if scale < 1.0:
-            sx, sy = w / ga.shape[1], h / ga.shape[0]
-            f01, f10 = (_upscale_flow(f, w, h, sx, sy) for f in (f01, f10))
-            e0, e1 = (cv2.resize(e, (w, h)) * sx for e in (e0, e1))
         return f01, f10, e0, e1
 
     @staticmethod
     def _render(a, b, f01, f10, e0, e1, t: float) -> np.ndarray:
+        # Everything but the two colour warps runs at the flow's (reduced) resolution.
         # Flow from time t back to each neighbour, approximated from the two end flows
-        # (Jiang et al., Super SloMo, eq. 4): it is exact for linear motion.
-        ft0 = -(1 - t) * t * f01 + t * t * f10
+        # (Jiang et al., Super SloMo, eq. 4): exact for linear motion.
+        ft0 = -(1 - t) * t * f01 + t * t * f10  # (h', w', 2)
         ft1 = (1 - t) * (1 - t) * f01 - t * (1 - t) * f10
-        h, w = a.shape[:2]
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        lh, lw = f01.shape[:2]
+        gx, gy = _grid(lh, lw)
+        # Visibility: a pixel whose forward-backward check fails in its source frame is
+        # probably occluded there, so the other frame gets the weight; so does a pixel whose
+        # source lies outside the frame.
         m0x, m0y = gx + ft0[..., 0], gy + ft0[..., 1]
         m1x, m1y = gx + ft1[..., 0], gy + ft1[..., 1]
-        wa = cv2.remap(a, m0x, m0y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        wb = cv2.remap(b, m1x, m1y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        # Visibility: a pixel whose forward-backward flow check fails in its source frame is
-        # probably occluded there, so the other frame gets the weight.
         v0 = np.exp(-cv2.remap(e0, m0x, m0y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
         v1 = np.exp(-cv2.remap(e1, m1x, m1y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
-        # Pixels whose source lies outside the frame are unreliable too.
-        v0 *= _inside(m0x, m0y, w, h)
-        v1 *= _inside(m1x, m1y, w, h)
-        w0 = (1 - t) * v0 + 1e-6 * (1 - t)
-        w1 = t * v1 + 1e-6 * t
-        out = (wa * w0[..., None] + wb * w1[..., None]) / (w0 + w1)[..., None]
-        return _to_u8(out)
+        w0 = (1 - t) * (v0 * _inside(m0x, m0y, lw, lh) + 1e-6)
+        w1 = t * (v1 * _inside(m1x, m1y, lw, lh) + 1e-6)
+        alpha = w0 / (w0 + w1)  # weight of frame a, (h', w')
+        h, w = a.shape[:2]
+        if (lh, lw) != (h, w):
+            sx, sy = w / lw, h / lh
+            ft0, ft1 = (_upscale_flow(f, w, h, sx, sy) for f in (ft0, ft1))
+            alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)
+        gx, gy = _grid(h, w)
+        wa = cv2.remap(a, gx + ft0[..., 0], gy + ft0[..., 1], cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+        wb = cv2.remap(b, gx + ft1[..., 0], gy + ft1[..., 1], cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+        wbf = wb.astype(np.float32)
+        return _to_u8(wbf + alpha[..., None] * (wa.astype(np.float32) - wbf))
+
+
+_GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinate maps (x, y) for cv2.remap, cached per size."""
+    if (h, w) not in _GRIDS:
+        if len(_GRIDS) > 8:
+            _GRIDS.clear()
+        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        _GRIDS[(h, w)] = (xs, ys)
+    return _GRIDS[(h, w)]
 
 
 def _fb_error(fwd: np.ndarray, bwd: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     """Forward-backward inconsistency in pixels (relative to motion size), per source pixel."""
-    h, w = fwd.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx, gy = _grid(*fwd.shape[:2])
     back = cv2.remap(bwd, gx + fwd[..., 0], gy + fwd[..., 1], cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-    err = np.linalg.norm(fwd + back, axis=2)
-    mag = np.linalg.norm(fwd, axis=2) + np.linalg.norm(back, axis=2)
-    return (err / (sigma + 0.05 * mag)).astype(np.float32)
+    d = fwd + back
+    err = cv2.magnitude(d[..., 0], d[..., 1])
+    mag = cv2.magnitude(fwd[..., 0], fwd[..., 1]) + cv2.magnitude(back[..., 0], back[..., 1])
+    return err / (sigma + 0.05 * mag)
 
 
 def _upscale_flow(flow: np.ndarray, w: int, h: int, sx: float, sy: float) -> np.ndarray:
