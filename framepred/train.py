@@ -107,8 +107,13 @@ def _check_budget(cfg: TrainConfig) -> None:
             )
 
 
-def train(cfg: TrainConfig) -> Path:
-    """Train a model and return the path of its final checkpoint (`out/checkpoints/last.ckpt`)."""
+def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Path:
+    """Train a model and return the path of its final checkpoint (`out/checkpoints/last.ckpt`).
+
+    Args:
+        cfg: the run's options.
+        extra_callbacks: extra Lightning callbacks (for API users and tests).
+    """
     from framepred.data.mmnist import MovingMNISTDataModule
 
     _check_budget(cfg)
@@ -159,6 +164,7 @@ def train(cfg: TrainConfig) -> Path:
             auto_insert_metric_name=False,
         ),
         BudgetSchedule(cfg.max_steps, cfg.max_time),
+        *(extra_callbacks or []),
     ]
     trainer = L.Trainer(
         default_root_dir=out,
@@ -174,7 +180,7 @@ def train(cfg: TrainConfig) -> Path:
         callbacks=callbacks,
         val_check_interval=cfg.val_every,
         check_val_every_n_epoch=None,
-        log_every_n_steps=10,
+        log_every_n_steps=min(10, cfg.val_every),
         enable_progress_bar=cfg.progress,
         enable_model_summary=cfg.progress,
         fast_dev_run=cfg.fast_dev_run,

@@ -157,13 +157,15 @@ def gappy_mkv(tmp_path: Path) -> Path:
 # ---------------------------------------------------------------------------------------
 import torch  # noqa: E402
 
+# One thread per test process: the suite must not oversubscribe a 2-core machine.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A `framepred train` output folder from a few steps of the tiny preset."""
     from framepred.train import PRESETS, TrainConfig, train
 
-    torch.set_num_threads(2)
     out = tmp_path_factory.mktemp("tiny_run")
     train(
         TrainConfig(

@@ -1,0 +1,85 @@
+"""Checkpoints are data, not code: safe loading and clear errors."""
+
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from framepred.checkpoints import builtin_names, export_model, load_model, resolve
+from framepred.errors import CheckpointError
+from framepred.models import EncoderForecaster, ModelConfig
+
+
+class _RunsCode:
+    """Unpickling this calls `Path.touch(marker)`: proof that code ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "payload": _RunsCode(marker)}, evil)
+    # Sanity: a plain unpickle really would run it.
+    with pytest.raises(CheckpointError, match="not plain data"):
+        load_model(evil)
+    assert not marker.exists()
+    pickle.loads(pickle.dumps(_RunsCode(marker)))
+    assert marker.exists()
+
+
+def test_truncated_and_non_checkpoint_files(tmp_path):
+    net = EncoderForecaster(ModelConfig(stem_chs=4, stage_chs=(4, 4)))
+    good = export_model(net, tmp_path / "good.pt")
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="corrupt or not a checkpoint"):
+        load_model(cut)
+    text = tmp_path / "notes.pt"
+    text.write_text("hello")
+    with pytest.raises(CheckpointError, match="corrupt or not a checkpoint"):
+        load_model(text)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(3)}, other)
+    with pytest.raises(CheckpointError, match="not a framepred checkpoint"):
+        load_model(other)
+
+
+def test_weights_from_another_config_are_a_clear_error(tmp_path):
+    net = EncoderForecaster(ModelConfig(stem_chs=4, stage_chs=(4, 4)))
+    path = tmp_path / "m.pt"
+    export_model(net, path)
+    payload = torch.load(path, weights_only=True)
+    payload["config"]["stage_chs"] = [8, 8]
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_model(path)
+    payload["config"]["not_a_field"] = 1
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="invalid model config"):
+        load_model(path)
+
+
+def test_unknown_names_list_the_builtins(tmp_path):
+    with pytest.raises(CheckpointError, match="no such checkpoint or built-in model"):
+        resolve("no-such-model")
+    with pytest.raises(CheckpointError, match="not a checkpoint file"):
+        resolve(tmp_path)
+
+
+def test_builtin_models_load_by_name():
+    for name in builtin_names():
+        net, meta = load_model(name)
+        assert meta["path"].endswith(f"{name}.pt")
+        assert net.rollout(torch.rand(1, 3, net.config.in_chs, 32, 32), 2).shape == (
+            1,
+            2,
+            net.config.in_chs,
+            32,
+            32,
+        )
