@@ -38,14 +38,21 @@ class FramePredictor:
         net: the network (in eval mode).
         device: where it runs.
         batch_size: sequences per forward pass in `predict_batch`.
+        context_frames: the context length the model was trained with (callers that cut
+            a window from a longer video use it).
     """
 
     def __init__(
-        self, net: EncoderForecaster, device: torch.device | str = "cpu", batch_size: int = 16
+        self,
+        net: EncoderForecaster,
+        device: torch.device | str = "cpu",
+        batch_size: int = 16,
+        context_frames: int = 10,
     ) -> None:
         self.device = torch.device(device)
         self.net = net.to(self.device).eval()
         self.batch_size = batch_size
+        self.context_frames = context_frames
 
     @property
     def in_chs(self) -> int:
@@ -84,8 +91,8 @@ class FramePredictor:
 def load_predictor(model: str | Path, device: str = "auto", batch_size: int = 16) -> FramePredictor:
     """Load a checkpoint (path or built-in name) as a ready-to-use `FramePredictor`."""
     dev = pick_device(device)
-    net, _ = load_model(model, dev)
-    return FramePredictor(net, dev, batch_size)
+    net, meta = load_model(model, dev)
+    return FramePredictor(net, dev, batch_size, context_frames=int(meta.get("context") or 10))
 
 
 def _as_float(array: np.ndarray) -> np.ndarray:
