@@ -5,15 +5,33 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from cli.options import device_option, model_option
-from framepred.predict_io import predict_file
+from framepred.errors import InputShapeError
+from framepred.forecasters import FORECASTERS
+from framepred.predict_io import parse_start, predict_file, predict_video
+
+VIDEO_ONLY = ("start", "context", "with_context", "compare", "method", "fps", "crf")
+
+
+def _check_start(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            parse_start(value)
+        except InputShapeError as err:
+            raise click.BadParameter(str(err).removeprefix("--start ")) from None
+    return value
 
 
 @click.command("predict")
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option(
-    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Output file (.npy)."
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output: .mp4, .mkv (lossless), .gif, a folder (PNG frames) or .npy.",
 )
 @click.option(
     "--horizon",
@@ -21,18 +39,128 @@ from framepred.predict_io import predict_file
     required=True,
     help="Frames to predict after the context.",
 )
+@click.option(
+    "--context",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Frames before --start the prediction starts from (video input).",
+)
+@click.option(
+    "--start",
+    callback=_check_start,
+    metavar="FRAME|TIME",
+    help="First frame to predict: a frame number (120) or a time (4.8s, 0:04.8). "
+    "Default: after the last frame.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(FORECASTERS),
+    default="model",
+    show_default=True,
+    help="model (a framepred checkpoint; flow when none is shipped), copy-last (repeat the "
+    "last frame) or flow (DIS optical flow extrapolated at constant velocity).",
+)
 @model_option
+@click.option(
+    "--with-context", is_flag=True, help="Write the context frames before the prediction."
+)
+@click.option(
+    "--compare",
+    is_flag=True,
+    help="Also write OUTPUT_compare (truth | prediction | error video) and OUTPUT_strip.png; "
+    "needs a --start inside the video.",
+)
+@click.option(
+    "--fps",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Nominal frame rate (image folders default to 25; videos use their own).",
+)
+@click.option(
+    "--crf",
+    type=click.IntRange(0, 51),
+    default=18,
+    show_default=True,
+    help="H.264 quality for .mp4 output.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Sequences per forward pass of the model.",
+)
 @device_option
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.pass_context
 def predict_command(
-    input_path: Path, output: Path, horizon: int, model: str | None, device: str, overwrite: bool
+    ctx: click.Context,
+    input_path: Path,
+    output: Path,
+    horizon: int,
+    context: int,
+    start: str | None,
+    method: str,
+    model: str | None,
+    with_context: bool,
+    compare: bool,
+    fps: float | None,
+    crf: int,
+    batch_size: int,
+    device: str,
+    overwrite: bool,
+    no_progress: bool,
 ) -> None:
-    """Predict HORIZON frames after the frames in INPUT.
+    """Predict HORIZON frames after the context in INPUT.
 
-    INPUT may be a .npy array (T,H,W[,C]) or (N,T,H,W[,C]), uint8 or float in [0,1]; the
-    output .npy then holds only the predicted frames, shape (...,N,H,W[,C]), same dtype.
+    INPUT is a video file, a folder of numbered images, or a .npy array. For a video the
+    context is the --context frames before --start; the output holds the prediction (after
+    the context with --with-context) at the source's frame rate, with the source's audio of
+    the same span (mp4/mkv), padded with silence past its end.
+
+    A .npy INPUT (T,H,W[,C]) or (N,T,H,W[,C]), uint8 or float in [0,1], gives a .npy
+    output with only the predicted frames, shape (...,HORIZON,H,W[,C]), same dtype.
     """
-    result = predict_file(
-        input_path, output, horizon=horizon, model=model, device=device, overwrite=overwrite
+    if input_path.suffix.lower() == ".npy":
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name in VIDEO_ONLY
+            if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+        ]
+        if given:
+            raise click.BadParameter(
+                f"{', '.join(given)} apply to video input only", param_hint="INPUT"
+            )
+        result = predict_file(
+            input_path, output, horizon=horizon, model=model, device=device, overwrite=overwrite
+        )
+        click.echo(f"wrote {result.shape} {result.dtype} predictions to {output}", err=True)
+        return
+    report = predict_video(
+        input_path,
+        output,
+        horizon=horizon,
+        context=context,
+        start=start,
+        method=method,
+        model=model,
+        with_context=with_context,
+        compare=compare,
+        device=device,
+        batch_size=batch_size,
+        crf=crf,
+        fps=fps,
+        overwrite=overwrite,
+        progress=not no_progress,
     )
-    click.echo(f"wrote {result.shape} {result.dtype} predictions to {output}", err=True)
+    scored = [p for p in report.psnr_per_step if p is not None]
+    quality = f"; PSNR vs truth {sum(scored) / len(scored):.2f} dB" if scored else ""
+    click.echo(
+        f"wrote {output}: {report.n_written} frames ({report.method}), predicting from "
+        f"frame {report.start_slot} ({report.start_time:.3f} s){quality}",
+        err=True,
+    )
+    for path in report.compare:
+        click.echo(f"wrote {path}", err=True)

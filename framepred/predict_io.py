@@ -1,16 +1,36 @@
-"""File-level prediction jobs: read the input, predict, write the output atomically."""
+"""File-level prediction jobs: read the input, predict, write the output atomically.
+
+`predict_file` is the `.npy` contract (arrays in, predicted frames out). `predict_video`
+predicts the frames after a point of a video file or image folder: its context is the
+`context` grid slots before `start` (default: after the last frame), and it writes the
+prediction (optionally after the context) as a video, a PNG folder or a `.npy` array, with
+the comparison pictures of `framepred.compare` where the video holds the true frames.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from math import ceil
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from framepred.atomic import atomic_path, check_writable_target
 from framepred.checkpoints import builtin_path
-from framepred.errors import InputShapeError, VideoOpenError
+from framepred.compare import psnr_u8, write_side_by_side, write_strip
+from framepred.errors import InputShapeError, VideoOpenError, VideoWriteError
+from framepred.forecasters import Forecaster, fill_context, get_forecaster, model_available
+from framepred.gaps import Grid
 from framepred.predict import load_predictor, predict_array
+from framepred.video import VideoReader, VideoWriter, audio_codecs, ffmpeg_exe, output_kind
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +86,307 @@ def predict_file(
     predictor = load_predictor(name, device=device)
     log.info("predicting %d frames with %s", horizon, name)
     result = predict_array(array, horizon, predictor)
+    _save_npy(output, result)
+    return result
+
+
+def _save_npy(output: Path, array: np.ndarray) -> None:
     with atomic_path(output) as tmp:
         with open(tmp, "wb") as f:
-            np.save(f, result, allow_pickle=False)
-    return result
+            np.save(f, array, allow_pickle=False)
+
+
+# --------------------------------------------------------------------------------------
+# Video input
+# --------------------------------------------------------------------------------------
+
+_CLOCK = re.compile(r"(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)")
+
+
+def parse_start(spec: str | int | float | Fraction) -> int | Fraction:
+    """`--start` as a frame number (int) or a time in seconds (Fraction).
+
+    "120" is frame 120 (0-based, on the video's frame grid); "4.8s", "4.8" and "0:04.8"
+    are times.
+    """
+    if isinstance(spec, int):
+        value: int | Fraction = spec
+    elif isinstance(spec, float | Fraction):
+        value = Fraction(spec)
+    else:
+        text = str(spec).strip().lower()
+        clock = _CLOCK.fullmatch(text)
+        if re.fullmatch(r"\d+", text):
+            value = int(text)
+        elif re.fullmatch(r"\d*\.?\d+s?|\d+\.s?", text):
+            value = Fraction(text.rstrip("s"))
+        elif clock:
+            h, m, s = clock.groups()
+            value = Fraction(int(h or 0) * 3600 + int(m) * 60) + Fraction(s)
+        else:
+            raise InputShapeError(
+                f"--start must be a frame number (120) or a time (4.8s, 0:04.8), got {spec!r}"
+            )
+    if value < 0:
+        raise InputShapeError(f"--start must not be negative, got {spec!r}")
+    return value
+
+
+def _start_slot(value: int | Fraction, frame_rate: Fraction) -> int:
+    # A time starts at the first slot at or after it: the frames before it are the context.
+    return value if isinstance(value, int) else ceil(value * frame_rate)
+
+
+@dataclass
+class PredictReport:
+    """What `predict_video` did."""
+
+    input: str
+    output: str
+    method: str
+    frame_rate: str
+    start_slot: int  # first predicted slot on the source's frame grid
+    start_time: float  # its time in seconds on the source's clock
+    context: int
+    horizon: int
+    with_context: bool
+    n_written: int
+    context_filled: int = 0  # context slots missing in the source, interpolated
+    psnr_per_step: list[float | None] = field(default_factory=list)  # None: no truth
+    compare: list[str] = field(default_factory=list)
+    audio: str = "none"  # none | trimmed | padded
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def compare_paths(output: Path) -> tuple[Path, Path]:
+    """Where `--compare` writes: `<stem>_compare.<ext>` (the side-by-side) and `<stem>_strip.png`."""
+    ext = output.suffix.lower() if output.suffix.lower() in (".mp4", ".mkv", ".gif") else ".mp4"
+    return output.with_name(f"{output.stem}_compare{ext}"), output.with_name(
+        f"{output.stem}_strip.png"
+    )
+
+
+def _check_output(input_path: Path, output: Path, overwrite: bool, compare: bool) -> str:
+    kind = "npy" if output.suffix.lower() == ".npy" else output_kind(output)
+    if output.resolve() == input_path.resolve():
+        raise VideoWriteError(f"output is the input; choose another path: {output}")
+    if input_path.is_dir() and output.resolve().is_relative_to(input_path.resolve()):
+        raise VideoWriteError(f"output may not be inside the input folder: {output}")
+    for target in (output, *(compare_paths(output) if compare else ())):
+        check_writable_target(target, overwrite=overwrite)
+    if output.exists() and output.is_dir() != (kind == "folder"):
+        raise VideoWriteError(f"output exists and is of another kind: {output}")
+    return kind
+
+
+def predict_video(
+    input: Path | str,
+    output: Path | str,
+    *,
+    horizon: int,
+    context: int = 10,
+    start: str | int | float | Fraction | None = None,
+    method: str = "model",
+    model: str | Path | None = None,
+    with_context: bool = False,
+    compare: bool = False,
+    device: str = "auto",
+    batch_size: int = 16,
+    crf: int = 18,
+    fps: Fraction | float | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    forecaster: Forecaster | None = None,
+) -> PredictReport:
+    """Predict `horizon` frames after `start` in a video and write them to `output`.
+
+    Args:
+        input: a video file or a folder of numbered images (never modified).
+        output: `.mp4`, `.mkv` (lossless), `.gif`, a folder (PNG frames) or `.npy`
+            ((N, H, W, 3) uint8). Written whole or not at all, at the source's frame rate,
+            frame 0 at time 0; the report gives the source time of the first frame.
+        horizon: frames to predict.
+        context: grid slots before `start` the prediction starts from. Slots missing in
+            the source are interpolated from the context's own frames.
+        start: first predicted frame: a frame number (int or "120") or a time (float
+            seconds, "4.8s", "0:04.8"). None: after the last frame.
+        method: "model" (a checkpoint; `flow` when no model is shipped), "copy-last" or
+            "flow" (DIS optical flow extrapolation).
+        model: checkpoint path or built-in name for `method="model"`.
+        with_context: write the context frames before the prediction.
+        compare: also write `compare_paths(output)`: a truth | prediction | error video and
+            a PNG strip (needs `start` inside the video, so that truth exists).
+        fps: override the nominal frame rate (image folders default to 25).
+        forecaster: an already built forecaster (tests, API use); overrides `method`.
+    """
+    t0 = time.perf_counter()
+    input, output = Path(input), Path(output)
+    if horizon < 1:
+        raise InputShapeError(f"--horizon must be at least 1, got {horizon}")
+    if context < 1:
+        raise InputShapeError(f"--context must be at least 1, got {context}")
+    start_value = None if start is None else parse_start(start)
+    if not input.exists():
+        raise VideoOpenError(f"no such file or folder: {input}")
+    kind = _check_output(input, output, overwrite, compare)
+    if forecaster is None:
+        forecaster = _make_forecaster(method, model, device, context, batch_size)
+    with VideoReader(input, fps) as reader:
+        info = reader.info
+        first = None if start_value is None else _start_slot(start_value, info.frame_rate)
+        grid = Grid(info.start, info.interval)
+        frames, first, last_slot = _read_window(reader, grid, first, context, horizon, progress)
+    _check_window(first, last_slot, context, horizon, grid, compare)
+    ctx, n_filled = fill_context(frames, first - context, first)
+    if n_filled:
+        log.warning("%d of the %d context slots are missing in the source; interpolated "
+                    "(run `framepred fill` first to choose how)", n_filled, context)  # fmt: skip
+    log.info("predicting slots %d-%d (%.3f s) from slots %d-%d with %s", first,
+             first + horizon - 1, float(grid.time(first)), first - context, first - 1,
+             forecaster.name)  # fmt: skip
+    pred = forecaster.predict(ctx, horizon)  # (N, H, W, 3) uint8
+    truth = [frames.get(first + n) for n in range(horizon)]
+    report = PredictReport(str(input), str(output), forecaster.name, str(info.frame_rate),
+                           first, float(grid.time(first)), context, horizon, with_context, 0,
+                           n_filled, [None if t is None else round(psnr_u8(t, p), 3)
+                                      for t, p in zip(truth, pred, strict=True)])  # fmt: skip
+    out_frames = np.concatenate([ctx, pred]) if with_context else pred
+    first_out = first - context if with_context else first
+    audio_from = None if info.is_folder or kind not in ("mp4", "mkv") else input
+    report.audio = _write_frames(output, kind, out_frames, info, grid.time(first_out), crf,
+                                 audio_from)  # fmt: skip
+    report.n_written = len(out_frames)
+    if compare:
+        side, strip = compare_paths(output)
+        times = [float(grid.time(s)) for s in range(first - context, first + horizon)]
+        write_side_by_side(side, list(ctx), truth, list(pred), times, info.frame_rate,
+                           method=forecaster.name, crf=crf)  # fmt: skip
+        write_strip(strip, list(ctx), truth, {forecaster.name: list(pred)})
+        report.compare = [str(side), str(strip)]
+    report.seconds = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def _make_forecaster(method, model, device, context, batch_size) -> Forecaster:
+    if method == "model" and model is None and not model_available(None):
+        log.warning("no learned model is shipped yet; using --method flow")
+        method = "flow"
+    return get_forecaster(method, model=None if model is None else str(model), device=device,
+                          context=context, batch_size=batch_size)  # fmt: skip
+
+
+def _read_window(reader: VideoReader, grid: Grid, first: int | None, context: int,
+                 horizon: int, progress: bool) -> tuple[dict[int, np.ndarray], int, int]:  # fmt: skip
+    """Frames of the slots [first - context, first + horizon); `first` None: after the end.
+
+    Streams the video and stops after the window, so memory is bounded by the window.
+    Returns the frames by slot, `first`, and the last slot seen.
+    """
+    frames: dict[int, np.ndarray] = {}
+    last = -1
+    bar = tqdm(reader, total=reader.info.n_frames, unit="frame", desc="reading",
+               file=sys.stderr, disable=not progress, leave=False, dynamic_ncols=True)  # fmt: skip
+    with bar:
+        for frame in bar:
+            slot = grid.slot(frame.pts)
+            if slot < 0 or slot <= last:
+                continue  # before the grid, or a second frame in one slot (VFR): keep the first
+            last = slot
+            if first is None:
+                frames[slot] = frame.image
+                frames.pop(slot - context, None)
+            elif slot >= first + horizon:
+                break
+            elif slot >= first - context:
+                frames[slot] = frame.image
+    return frames, last + 1 if first is None else first, last
+
+
+def _check_window(first: int, last: int, context: int, horizon: int, grid: Grid,
+                  compare: bool) -> None:  # fmt: skip
+    if last < 0:
+        raise VideoOpenError("no decodable video frames")
+    end = float(grid.time(last + 1) - grid.start)
+    if first > last + 1:
+        raise InputShapeError(
+            f"--start (frame {first}, {float(grid.time(first) - grid.start):.3f} s) is beyond "
+            f"the end of the video ({last + 1} frames, {end:.3f} s)"
+        )
+    if first < context:
+        raise InputShapeError(
+            f"--context {context} needs {context} frames before --start, but only {first} "
+            f"come before frame {first}"
+        )
+    if compare and first > last:
+        raise InputShapeError(
+            "--compare needs the true frames: give a --start inside the video "
+            f"(it has {last + 1} frames, {end:.3f} s)"
+        )
+    if compare and first + horizon > last + 1:
+        log.warning("only %d of the %d predicted frames have a true frame to compare with",
+                    last + 1 - first, horizon)  # fmt: skip
+
+
+def _write_frames(output: Path, kind: str, frames: np.ndarray, info, t0: Fraction, crf: int,
+                  audio_from: Path | None) -> str:  # fmt: skip
+    """Write the frames; for mp4/mkv carry the source's audio over the same span of time."""
+    if kind == "npy":
+        _save_npy(output, frames)
+        return "none"
+    codecs = audio_codecs(audio_from)
+    if not codecs:
+        with VideoWriter(output, info.frame_rate, crf=crf, rotation=info.rotation) as writer:
+            for image in frames:
+                writer.write(image)
+        return "none"
+    video_tmp = output.with_name(f".{output.stem}.{uuid.uuid4().hex[:8]}.video{output.suffix}")
+    try:
+        with VideoWriter(video_tmp, info.frame_rate, crf=crf, rotation=info.rotation) as writer:
+            for image in frames:
+                writer.write(image)
+        duration = Fraction(len(frames)) / info.frame_rate
+        with atomic_path(output) as tmp:
+            return _mux_audio(video_tmp, audio_from, tmp, t0 - info.start, duration, kind)
+    finally:
+        video_tmp.unlink(missing_ok=True)
+
+
+def _mux_audio(video: Path, source: Path, out: Path, t0: Fraction, duration: Fraction,
+               kind: str) -> str:  # fmt: skip
+    """The source's audio from `t0` for `duration`, padded with silence past its end."""
+    audio_end = _audio_end(source)
+    if audio_end is not None and t0 >= audio_end:
+        log.info("the output lies after the end of the source's audio; written without audio")
+        out.write_bytes(video.read_bytes())
+        return "none"
+    codec = ["-c:a", "flac"] if kind == "mkv" else ["-c:a", "aac", "-b:a", "192k"]
+    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(video),
+           "-ss", f"{float(t0):.6f}", "-i", str(source), "-map", "0:v:0", "-map", "1:a:0",
+           "-c:v", "copy", *codec, "-af", "apad", "-t", f"{float(duration):.6f}", str(out)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        msg = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "ffmpeg failed"
+        log.warning("could not carry the audio over (%s); written without audio", msg)
+        out.write_bytes(video.read_bytes())
+        return "none"
+    padded = audio_end is not None and t0 + duration > audio_end
+    return "padded" if padded else "trimmed"
+
+
+def _audio_end(path: Path) -> Fraction | None:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.audio[0]
+            if stream.duration and stream.time_base:
+                start = stream.start_time or 0
+                return Fraction(start + stream.duration) * Fraction(stream.time_base)
+            if container.duration:
+                return Fraction(container.duration, 1_000_000)
+    except (av.FFmpegError, IndexError):
+        pass
+    return None
