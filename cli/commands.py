@@ -7,6 +7,7 @@ import click
 from cli.eval import eval_command
 from cli.fill import fill_command
 from cli.info import info_command
+from cli.plot import plot_command
 from cli.predict import predict_command
 from cli.train import train_command
 
@@ -16,4 +17,5 @@ ALL: list[click.Command] = [
     train_command,
     predict_command,
     eval_command,
+    plot_command,
 ]

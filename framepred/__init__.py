@@ -25,6 +25,8 @@ _API = {
     "TrainConfig": "framepred.train",
     "evaluate_mmnist": "framepred.evaluate",
     "fill_video": "framepred.fill",
+    "predict_video": "framepred.predict_io",
+    "evaluate": "framepred.eval_video",
 }
 
 __all__ = ["__version__", *_API]

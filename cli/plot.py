@@ -1,0 +1,29 @@
+"""`framepred plot`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from framepred.plots import plot_training
+
+
+@click.command("plot")
+@click.argument("run_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="PNG to write (default: DIR/loss.png).",
+)
+def plot_command(run_dir: Path, output: Path | None) -> None:
+    """Plot the loss curves of a training run (DIR is a `framepred train --out` folder).
+
+    Reads DIR/logs/metrics.csv: train/loss and val/loss against step (log scale), and
+    val/psnr (or val/mse) in a second panel when logged.
+    """
+    output = output or run_dir / "loss.png"
+    plot_training(run_dir, output)
+    click.echo(f"wrote {output}", err=True)
