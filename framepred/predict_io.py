@@ -377,16 +377,18 @@ def _mux_audio(video: Path, source: Path, out: Path, t0: Fraction, duration: Fra
 
 
 def _audio_end(path: Path) -> Fraction | None:
+    """End of the first audio stream in seconds, from its packets (demuxed, not decoded)."""
     import av
 
+    end = None
     try:
         with av.open(str(path)) as container:
             stream = container.streams.audio[0]
-            if stream.duration and stream.time_base:
-                start = stream.start_time or 0
-                return Fraction(start + stream.duration) * Fraction(stream.time_base)
-            if container.duration:
-                return Fraction(container.duration, 1_000_000)
-    except (av.FFmpegError, IndexError):
-        pass
-    return None
+            tb = Fraction(stream.time_base)
+            for packet in container.demux(stream):
+                if packet.pts is not None:
+                    stop = Fraction(packet.pts + (packet.duration or 0)) * tb
+                    end = stop if end is None else max(end, stop)
+    except (av.FFmpegError, IndexError, TypeError):
+        return None
+    return end
