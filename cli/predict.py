@@ -12,7 +12,7 @@ from framepred.errors import InputShapeError
 from framepred.forecasters import FORECASTERS
 from framepred.predict_io import parse_start, predict_file, predict_video
 
-VIDEO_ONLY = ("start", "context", "with_context", "compare", "method", "fps", "crf")
+VIDEO_ONLY = ("start", "context", "with_context", "compare", "compare_with", "method", "fps", "crf")
 
 
 def _check_start(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -58,8 +58,9 @@ def _check_start(ctx: click.Context, param: click.Parameter, value: str | None) 
     type=click.Choice(FORECASTERS),
     default="model",
     show_default=True,
-    help="model (a framepred checkpoint; flow when none is shipped), copy-last (repeat the "
-    "last frame) or flow (DIS optical flow extrapolated at constant velocity).",
+    help="model (--model, or the learned default model; flow while none is shipped), "
+    "copy-last (repeat the last frame) or flow (DIS optical flow extrapolated at constant "
+    "velocity).",
 )
 @model_option
 @click.option(
@@ -70,6 +71,12 @@ def _check_start(ctx: click.Context, param: click.Parameter, value: str | None) 
     is_flag=True,
     help="Also write OUTPUT_compare (truth | prediction | error video) and OUTPUT_strip.png; "
     "needs a --start inside the video.",
+)
+@click.option(
+    "--compare-with",
+    type=click.Choice(FORECASTERS),
+    multiple=True,
+    help="Add this method's prediction as a row of the strip (repeat the option for more).",
 )
 @click.option(
     "--fps",
@@ -106,6 +113,7 @@ def predict_command(
     model: str | None,
     with_context: bool,
     compare: bool,
+    compare_with: tuple[str, ...],
     fps: float | None,
     crf: int,
     batch_size: int,
@@ -138,6 +146,8 @@ def predict_command(
         )
         click.echo(f"wrote {result.shape} {result.dtype} predictions to {output}", err=True)
         return
+    if compare_with and not compare:
+        raise click.BadParameter("needs --compare", param_hint="--compare-with")
     report = predict_video(
         input_path,
         output,
@@ -148,6 +158,7 @@ def predict_command(
         model=model,
         with_context=with_context,
         compare=compare,
+        compare_with=compare_with,
         device=device,
         batch_size=batch_size,
         crf=crf,

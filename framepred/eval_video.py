@@ -35,7 +35,7 @@ from tqdm import tqdm
 from framepred.baselines import Synthesizer, get_synthesizer
 from framepred.compare import psnr_u8
 from framepred.errors import InputShapeError, VideoOpenError
-from framepred.forecasters import Forecaster, fill_context, get_forecaster, model_available
+from framepred.forecasters import Forecaster, fill_context, get_forecaster, video_model
 from framepred.gaps import Grid
 from framepred.video import VideoReader
 
@@ -183,8 +183,8 @@ def evaluate(
         pattern: "xN", "gapN" or "futureN" (see the module docstring).
         methods: names (fill patterns: model, flow, blend, repeat; future: model, copy-last,
             flow) or ready `Synthesizer`/`Forecaster` objects. None: the classical methods,
-            plus the model when one is available.
-        model: checkpoint path or built-in name for "model".
+            plus the model when `model` is given or a learned default model is shipped.
+        model: checkpoint path or built-in name for "model" (e.g. "mmnist").
         context: frames the model sees (each side for fill patterns); a list sweeps it.
         stride: futureN: slots between window starts (default N: each frame predicted once).
         max_frames: read at most this many grid slots (bounds memory; None: all).
@@ -213,7 +213,7 @@ def _methods(hide, methods, model, device, contexts, batch_size) -> list[tuple[s
     valid = FUTURE_METHODS if hide.is_future else FILL_METHODS
     if methods is None:
         methods = [m for m in valid if m != "model"]
-        if model is not None or model_available(None):
+        if model is not None or video_model() is not None:
             methods.insert(0, "model")
         else:
             log.warning("no learned model is shipped yet; scoring the classical methods only")
@@ -230,10 +230,10 @@ def _methods(hide, methods, model, device, contexts, batch_size) -> list[tuple[s
             out.append((m, None, obj))
         else:
             from framepred.fill import ModelSynthesizer
-            from framepred.predict import load_predictor
-            from framepred.predict_io import default_model_name
 
-            predictor = load_predictor(model or default_model_name(), device, batch_size)
+            # Loaded once for every context length of the sweep.
+            predictor = get_forecaster("model", model=model and str(model), device=device,
+                                       batch_size=batch_size).predictor  # fmt: skip
             for k in contexts:
                 obj = (get_forecaster("model", context=k, predictor=predictor) if hide.is_future
                        else ModelSynthesizer(predictor, context=k))  # fmt: skip

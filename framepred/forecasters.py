@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from framepred.baselines import Flow
-from framepred.errors import InputShapeError
+from framepred.errors import CheckpointError, InputShapeError
 
 FORECASTERS = ("model", "copy-last", "flow")
 
@@ -176,27 +176,25 @@ def get_forecaster(
     if predictor is None:
         from framepred.predict import load_predictor
 
-        predictor = load_predictor(model or default_model(), device=device, batch_size=batch_size)
+        name = model or video_model()
+        if name is None:
+            raise CheckpointError(
+                "no learned video model is shipped yet: give --model PATH|NAME "
+                "(a checkpoint from `framepred train`, or a built-in such as mmnist)"
+            )
+        predictor = load_predictor(name, device=device, batch_size=batch_size)
     return ModelForecaster(predictor, context)
 
 
-def default_model() -> str:
-    """The learned default model if one is shipped, else the Moving MNIST model."""
-    from framepred.predict_io import default_model_name
+def video_model() -> str | None:
+    """The built-in model used on video when none is named: the learned `default`, if shipped.
 
-    return default_model_name()
+    The Moving MNIST model (`mmnist`, the `.npy` default) is not used on real video unless
+    asked for by name: it was trained on white digits on black, not on camera footage.
+    """
+    from framepred.checkpoints import builtin_path
 
-
-def model_available(model: str | None) -> bool:
-    """Whether `model` (or the default) resolves to a checkpoint, without loading it."""
-    from framepred.checkpoints import resolve
-    from framepred.errors import CheckpointError
-
-    try:
-        resolve(model or default_model())
-    except CheckpointError:
-        return False
-    return True
+    return "default" if builtin_path("default") is not None else None
 
 
 def fill_context(frames: Mapping[int, np.ndarray], lo: int, hi: int) -> tuple[np.ndarray, int]:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from math import ceil
@@ -27,7 +28,7 @@ from framepred.atomic import atomic_path, check_writable_target
 from framepred.checkpoints import builtin_path
 from framepred.compare import psnr_u8, write_side_by_side, write_strip
 from framepred.errors import InputShapeError, VideoOpenError, VideoWriteError
-from framepred.forecasters import Forecaster, fill_context, get_forecaster, model_available
+from framepred.forecasters import Forecaster, fill_context, get_forecaster, video_model
 from framepred.gaps import Grid
 from framepred.predict import load_predictor, predict_array
 from framepred.video import VideoReader, VideoWriter, audio_codecs, ffmpeg_exe, output_kind
@@ -193,6 +194,7 @@ def predict_video(
     model: str | Path | None = None,
     with_context: bool = False,
     compare: bool = False,
+    compare_with: Sequence[str] = (),
     device: str = "auto",
     batch_size: int = 16,
     crf: int = 18,
@@ -213,12 +215,14 @@ def predict_video(
             the source are interpolated from the context's own frames.
         start: first predicted frame: a frame number (int or "120") or a time (float
             seconds, "4.8s", "0:04.8"). None: after the last frame.
-        method: "model" (a checkpoint; `flow` when no model is shipped), "copy-last" or
-            "flow" (DIS optical flow extrapolation).
-        model: checkpoint path or built-in name for `method="model"`.
+        method: "model", "copy-last" or "flow" (DIS optical flow extrapolation). "model"
+            without `model` uses the learned default model, or `flow` (with a warning)
+            while none is shipped.
+        model: checkpoint path or built-in name for `method="model"` (e.g. "mmnist").
         with_context: write the context frames before the prediction.
         compare: also write `compare_paths(output)`: a truth | prediction | error video and
             a PNG strip (needs `start` inside the video, so that truth exists).
+        compare_with: more methods whose predictions get a row of the strip each.
         fps: override the nominal frame rate (image folders default to 25).
         forecaster: an already built forecaster (tests, API use); overrides `method`.
     """
@@ -264,15 +268,20 @@ def predict_video(
         times = [float(grid.time(s)) for s in range(first - context, first + horizon)]
         write_side_by_side(side, list(ctx), truth, list(pred), times, info.frame_rate,
                            method=forecaster.name, crf=crf)  # fmt: skip
-        write_strip(strip, list(ctx), truth, {forecaster.name: list(pred)})
+        rows = {forecaster.name: list(pred)}
+        for name in compare_with:
+            other = _make_forecaster(name, model, device, context, batch_size)
+            rows.setdefault(other.name, list(other.predict(ctx, horizon)))
+        write_strip(strip, list(ctx), truth, rows)
         report.compare = [str(side), str(strip)]
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
 
 
 def _make_forecaster(method, model, device, context, batch_size) -> Forecaster:
-    if method == "model" and model is None and not model_available(None):
-        log.warning("no learned model is shipped yet; using --method flow")
+    if method == "model" and model is None and video_model() is None:
+        log.warning("no learned video model is shipped yet; using --method flow "
+                    "(name one with --model)")  # fmt: skip
         method = "flow"
     return get_forecaster(method, model=None if model is None else str(model), device=device,
                           context=context, batch_size=batch_size)  # fmt: skip

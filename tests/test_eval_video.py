@@ -131,3 +131,13 @@ def test_bad_input_is_one_clear_line(clip, tmp_path):
           "too short")  # fmt: skip
     clean(run("eval", clip, "--plot", tmp_path / "no" / "p.png"), 1, "does not exist")
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_mmnist_context_sweep_has_a_row_per_method_and_context(tiny_model):
+    result = run("eval", "mmnist", "--model", tiny_model, "--context", "2,4",
+                 "--sequences", 4, "--batch-size", 4)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = [line.split("|")[1:-1] for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert [c.strip() for c in rows[0]] == ["method", "context", "MSE", "MAE", "SSIM", "PSNR"]
+    found = {(r[0].strip(), r[1].strip()) for r in rows[1:]}
+    assert found == {(m, k) for m in ("framepred", "copy-last", "zeros") for k in ("2", "4")}

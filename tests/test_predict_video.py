@@ -207,3 +207,25 @@ def test_bad_input_is_one_clear_line_and_nothing_is_written(pan_mkv, tmp_path):
     assert_clean_error(run(*base[:3], blocker, "--horizon", 2), 1, "--overwrite")
     assert blocker.read_bytes() == b"keep"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.mp4"]
+
+
+def test_strip_gets_a_row_per_compared_method(pan_mkv, tmp_path):
+    out = tmp_path / "p.npy"
+    result = run("predict", pan_mkv, "-o", out, "--horizon", 2, "--context", 2, "--start", 10,
+                 "--method", "flow", "--compare", "--compare-with", "copy-last",
+                 "--no-progress")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows_3 = cv2.imread(str(tmp_path / "p_strip.png")).shape[0]
+    assert (tmp_path / "p_compare.mp4").is_file()  # .npy output: the side-by-side is .mp4
+    predict_video(pan_mkv, tmp_path / "q.npy", horizon=2, context=2, start=10, method="flow",
+                  compare=True, progress=False)  # fmt: skip
+    assert rows_3 > cv2.imread(str(tmp_path / "q_strip.png")).shape[0] + 40
+    assert_clean_error(run("predict", pan_mkv, "-o", tmp_path / "r.mp4", "--horizon", 2,
+                           "--compare-with", "flow"), 2, "needs --compare")  # fmt: skip
+
+
+def test_model_method_falls_back_to_flow_without_a_video_model(pan_mkv, tmp_path, monkeypatch):
+    monkeypatch.setattr("framepred.predict_io.video_model", lambda: None)
+    report = predict_video(pan_mkv, tmp_path / "o.npy", horizon=1, context=2, start=10,
+                           progress=False)  # fmt: skip
+    assert report.method == "flow"
