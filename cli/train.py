@@ -90,6 +90,13 @@ from framepred.train import PRESETS, TrainConfig, train
     help="Data-loading worker processes.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the run.")
+@click.option(
+    "--init",
+    "init",
+    default=None,
+    metavar="PATH|NAME",
+    help="Start from this model's weights and config (fine-tuning), e.g. the built-in mmnist.",
+)
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option(
     "--val-every",
@@ -116,6 +123,7 @@ def train_command(
     num_nodes: int,
     workers: int,
     seed: int,
+    init: str | None,
     resume: bool,
     val_every: int,
     no_progress: bool,
@@ -142,6 +150,7 @@ def train_command(
         num_workers=workers,
         seed=seed,
         resume=resume,
+        init=init,
         val_every=val_every,
         progress=not no_progress,
     )

@@ -64,6 +64,9 @@ class TrainConfig:
     num_workers: int = 0
     seed: int = 0
     resume: bool = False  # continue from out/checkpoints/last.ckpt
+    init: str | None = (
+        None  # start from this model's weights (a path or built-in name); fine-tuning
+    )
     val_every: int = 250  # validate every N steps
     val_size: int = 256  # validation sequences
     ckpt_every: int = 100  # write last.ckpt every N steps (for resuming after a crash)
@@ -135,6 +138,12 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
         )
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    start = None
+    if cfg.init and not cfg.resume:
+        from framepred.checkpoints import load_model
+
+        start, _ = load_model(cfg.init)
+        cfg.model = start.config.to_dict()
     module = FramePredictorModule(
         model=cfg.model,
         loss=cfg.loss,
@@ -142,6 +151,8 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
         ssim_weight=cfg.ssim_weight,
         teacher_decay=cfg.teacher_decay,
     )
+    if start is not None:
+        module.net.load_state_dict(start.state_dict())
     data = MovingMNISTDataModule(
         batch_size=cfg.batch_size, num_workers=cfg.num_workers, val_length=cfg.val_size
     )

@@ -116,3 +116,23 @@ def test_a_short_run_lowers_the_validation_loss(tmp_path):
         loss_before = before._loss(before.net(val[:, :10], 10), val[:, 10:]).item()
         loss_after = after._loss(after.net(val[:, :10], 10), val[:, 10:]).item()
     assert loss_after < 0.8 * loss_before
+
+
+def test_init_starts_from_a_models_weights(tiny_ckpt, tmp_path):
+    start, _ = load_model(tiny_ckpt)
+    last = train(
+        TrainConfig(
+            out=tmp_path / "ft",
+            init=str(tiny_ckpt),
+            max_steps=1,
+            batch_size=2,
+            lr=1e-9,
+            val_every=100,
+            val_size=2,
+            progress=False,
+        )
+    )
+    tuned, _ = load_model(last)
+    assert tuned.config == start.config
+    for (name, a), b in zip(start.state_dict().items(), tuned.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
