@@ -94,6 +94,7 @@ class Flow(Synthesizer):
     """
 
     name = "flow"
+    min_side = 16  # DIS needs frames of at least 12 px; smaller ones are cross-faded instead
     _presets = {
         "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
         "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
@@ -109,6 +110,8 @@ class Flow(Synthesizer):
         _check(before, after)
         if not before or not after:
             return Repeat().synthesize(before, after, times)
+        if min(before[-1].shape[:2]) < self.min_side:
+            return Blend().synthesize(before, after, times)
         a, b = before[-1], after[0]
         key = (id(a), id(b))
         if self._cache is None or self._cache[:2] != key:

@@ -150,6 +150,31 @@ def declared_slots(info: VideoInfo) -> int | None:
     return max(0, round((info.end - info.start) / info.interval))
 
 
+def trusted_end(
+    declared: int | None, next_slot: int, max_gap: int, warn: bool = False
+) -> int | None:
+    """Where the output grid ends: the declared length when its tail is believable.
+
+    Frames may stop before the length the header declares (a file cut short). That tail is
+    synthesized when it is at most `max_gap` slots; a longer one is header data that cannot
+    be trusted (a file may claim to last ten hours over six frames), so the grid ends at
+    the last frame instead.
+    """
+    if declared is None or declared <= next_slot:
+        return None
+    tail = declared - next_slot
+    if tail > max_gap:
+        if warn:
+            log.warning("the file declares %d slots but its frames stop at slot %d; a tail of %d "
+                        "slots is longer than --max-gap %d and is not synthesized", declared,
+                        next_slot, tail, max_gap)  # fmt: skip
+        return None
+    if warn:
+        log.warning("frames stop at slot %d but the file declares %d slots (cut short?); "
+                    "the last %d slots are synthesized", next_slot, declared, tail)  # fmt: skip
+    return declared
+
+
 def _check_paths(input: Path, output: Path, overwrite: bool) -> None:
     src, dst = input.resolve(), output.resolve()
     if src == dst:
@@ -181,16 +206,11 @@ class _Peek:
         return item
 
 
-def _slot_stream(reader: VideoReader, mapper: SlotMapper, n_slots: int | None):
+def _slot_stream(reader: VideoReader, mapper: SlotMapper, declared: int | None, max_gap: int):
     for frame in reader:
         yield from mapper.push(frame.pts, frame.image)
-    # A damaged file ends at the damage, whatever length its header declares.
-    end = None if reader.damaged else n_slots
-    if end is not None and end > mapper.next_slot:
-        log.warning("frames stop at slot %d but the file declares %d slots (cut short?); "
-                    "the last %d slots are synthesized", mapper.next_slot, end,
-                    end - mapper.next_slot)  # fmt: skip
-    yield from mapper.finish(end)
+    # A file cut short (damaged or not) gets its lost tail back, if the header is believable.
+    yield from mapper.finish(trusted_end(declared, mapper.next_slot, max_gap, warn=True))
 
 
 def fill_video(
@@ -223,7 +243,8 @@ def fill_video(
         method: "model", "flow", "blend" or "repeat".
         model: checkpoint path or built-in name for `method="model"`.
         max_gap: gaps longer than this are reported; `on_long_gap` "fill" fills them with
-            `method`, "hold" repeats the nearest known frame.
+            `method`, "hold" repeats the nearest known frame. A tail of lost frames that only
+            the header declares is synthesized up to this length, never beyond.
         crf, preset: H.264 settings for `.mp4`.
         report: write the report as JSON here.
         fps: override the nominal frame rate (image folders default to 25).
@@ -239,8 +260,8 @@ def fill_video(
     synth = make_synthesizer(method, model, device, predictor)
     with VideoReader(input, fps) as reader:
         info = reader.info
-        scan = inspect_video(input, detect=(), frames=None, fps=fps, info=info)
-        n_slots = max(scan.n_slots, declared_slots(info) or 0)
+        scan = inspect_video(input, detect=(), frames=None, fps=fps, info=info, max_gap=max_gap)
+        n_slots = scan.n_slots
         explicit = slots_from_spec(frames, n_slots)
         mapper = SlotMapper(Grid(info.start, info.interval), frozenset(detect), explicit)
         result = FillReport(str(input), str(output), str(info.frame_rate), 0, 0, synth.name)
@@ -248,7 +269,7 @@ def fill_video(
                    desc="fill", dynamic_ncols=True, leave=False)  # fmt: skip
         with bar, VideoWriter(output, info.frame_rate, crf=crf, preset=preset, rotation=info.rotation,
                          audio_from=None if info.is_folder else input) as writer:  # fmt: skip
-            items = _slot_stream(reader, mapper, declared_slots(info))
+            items = _slot_stream(reader, mapper, declared_slots(info), max_gap)
             for image in _fill_stream(items, synth, info, max_gap, on_long_gap, result):
                 writer.write(image)
                 bar.update(1)
@@ -257,8 +278,8 @@ def fill_video(
     result.collisions = len(mapper.collisions)
     result.seconds = round(time.perf_counter() - t0, 3)
     if mapper.collisions:
-        log.warning("%d frames shared a slot with an earlier frame and were dropped (VFR)",
-                    len(mapper.collisions))  # fmt: skip
+        log.warning("%d frames fell on a slot already taken (VFR jitter, or timestamps going "
+                    "backwards) and were dropped", len(mapper.collisions))  # fmt: skip
     log.info("%s: %d slots, %d kept, %d synthesized (%s)", output, result.n_slots,
              result.n_kept, result.n_filled, result.method)  # fmt: skip
     if report is not None:
@@ -344,25 +365,29 @@ class Inspection(GapScan):
 
 def inspect_video(input: Path | str, *, detect: Sequence[str] = ("timestamps",),
                   frames: str | None = None, fps: Fraction | float | None = None,
-                  info: VideoInfo | None = None) -> Inspection:  # fmt: skip
-    """A dry run of `fill`: the gaps it would fill. Decodes only when content checks are on."""
+                  info: VideoInfo | None = None, max_gap: int = 30) -> Inspection:  # fmt: skip
+    """A dry run of `fill`: the gaps it would fill. Decodes only when content checks are on.
+
+    `max_gap` bounds the tail of lost frames that a declared length may add (`trusted_end`).
+    """
     reader = VideoReader(input, fps)
     info = info or reader.info
     grid = Grid(info.start, info.interval)
     declared = declared_slots(info)
     if set(detect) & {"duplicates", "black"}:
-        scan = _scan_decoded(reader, grid, declared, frames, detect)
+        scan = _scan_decoded(reader, grid, declared, frames, detect, max_gap)
     else:
         times = reader.packet_times()
         if not times:
             raise VideoOpenError(f"no video frames in file: {input}")
-        n_slots = max(declared or 0, grid.slot(times[-1]) + 1)
-        explicit = slots_from_spec(frames, n_slots)
-        scan = find_gaps(times, grid, n_slots=declared, explicit=explicit, detect=detect)
+        last = grid.slot(times[-1]) + 1
+        end = trusted_end(declared, last, max_gap)
+        explicit = slots_from_spec(frames, max(end or 0, last))
+        scan = find_gaps(times, grid, n_slots=end, explicit=explicit, detect=detect)
     return Inspection(scan.gaps, scan.n_slots, scan.collisions, info)
 
 
-def _scan_decoded(reader, grid, declared, frames, detect) -> GapScan:
+def _scan_decoded(reader, grid, declared, frames, detect, max_gap) -> GapScan:
     explicit = slots_from_spec(frames, declared)
     mapper = SlotMapper(grid, frozenset(detect), explicit)
     items: list[SlotItem] = []
@@ -371,7 +396,7 @@ def _scan_decoded(reader, grid, declared, frames, detect) -> GapScan:
             items.extend(
                 SlotItem(i.slot, None, i.reason) for i in mapper.push(frame.pts, frame.image)
             )
-    items.extend(mapper.finish(declared))
+    items.extend(mapper.finish(trusted_end(declared, mapper.next_slot, max_gap)))
     if explicit and max(explicit) >= mapper.next_slot:
         slots_from_spec(frames, mapper.next_slot)  # raises with the range message
     return GapScan(runs(items), mapper.next_slot, mapper.collisions)

@@ -33,6 +33,9 @@ DEFAULT_FOLDER_FPS = Fraction(25)
 OFFSET_FORMATS = {"mpegts", "mpeg", "mpegvideo", "vob", "m2ts"}
 # Audio codecs an MP4 file may hold as they are; anything else is re-encoded to AAC.
 MP4_AUDIO = {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}
+# Larger frames are refused before anything is decoded: a header may declare any size, and
+# one RGB frame of 16000 x 16000 is 768 MB. 2**26 pixels is 8192 x 8192 (8K fits).
+MAX_PIXELS = 1 << 26
 
 
 @dataclass(frozen=True)
@@ -103,10 +106,60 @@ def _numbered_images(folder: Path) -> list[tuple[int, Path]]:
 
 
 def _read_image(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    except cv2.error:  # OpenCV asserts on some damaged or oversized files instead of failing
+        image = None
     if image is None:
         raise VideoOpenError(f"cannot read image: {path}")
     return to_rgb8(image)
+
+
+def check_frame_size(width: int, height: int, path: Path) -> None:
+    """Refuse frame sizes that are empty or larger than `MAX_PIXELS`, before decoding."""
+    if width <= 0 or height <= 0:
+        raise VideoOpenError(f"video stream has no valid frame size: {path}")
+    if width * height > MAX_PIXELS:
+        raise VideoOpenError(
+            f"frame size {width}x{height} is too large (at most {MAX_PIXELS // 1_000_000} "
+            f"megapixels): {path}"
+        )
+
+
+def _image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from an image file's header, or None when Pillow cannot tell."""
+    import warnings
+
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as image:
+                return image.size
+        except Image.DecompressionBombError:
+            raise VideoOpenError(
+                f"image is too large (more than {MAX_PIXELS // 1_000_000} megapixels): {path}"
+            ) from None
+        except (OSError, ValueError, SyntaxError):
+            return None  # let OpenCV try (and fail with one line) when the frame is read
+
+
+def _check_folder_sizes(numbered: list[tuple[int, Path]]) -> None:
+    """Every image of a folder has the first one's size, within the limit (headers only)."""
+    first: tuple[int, int] | None = None
+    for _, path in numbered:
+        size = _image_size(path)
+        if size is None:
+            continue
+        check_frame_size(*size, path)
+        if first is None:
+            first = size
+        elif size != first:
+            raise VideoOpenError(
+                f"image size differs from the first image's ({size[0]}x{size[1]} vs "
+                f"{first[0]}x{first[1]}): {path}"
+            )
 
 
 def probe(path: Path | str, fps: Fraction | float | None = None) -> VideoInfo:
@@ -117,6 +170,7 @@ def probe(path: Path | str, fps: Fraction | float | None = None) -> VideoInfo:
         raise VideoOpenError(f"frame rate must be positive, got {fps}")
     if path.is_dir():
         numbered = _numbered_images(path)
+        _check_folder_sizes(numbered)
         first = _read_image(numbered[0][1])
         rate = override or DEFAULT_FOLDER_FPS
         span = numbered[-1][0] - numbered[0][0] + 1
@@ -148,8 +202,7 @@ def _probe_container(path: Path, container, override: Fraction | None) -> VideoI
         raise VideoOpenError(f"no video stream in file: {path}")
     stream = container.streams.video[0]
     ctx = stream.codec_context
-    if not ctx.width or not ctx.height:
-        raise VideoOpenError(f"video stream has no frame size: {path}")
+    check_frame_size(ctx.width or 0, ctx.height or 0, path)
     rate = override or _nominal_rate(stream)
     tb = Fraction(stream.time_base) if stream.time_base else None
     first = (
@@ -235,6 +288,7 @@ class VideoReader:
             return [Fraction(n - self._first_number(), 1) / self.info.frame_rate
                     for n, _ in _numbered_images(self.path)]  # fmt: skip
         times = []
+        last_corrupt = False
         with _open_container(self.path) as container:
             stream = container.streams.video[0]
             tb = Fraction(stream.time_base)
@@ -242,8 +296,11 @@ class VideoReader:
                 for packet in container.demux(stream):
                     if packet.pts is not None and packet.size:
                         times.append(Fraction(packet.pts) * tb)
+                        last_corrupt = packet.is_corrupt
             except av.FFmpegError as err:
                 log.warning("stopped reading timestamps at damage: %s", _short(err))
+        if last_corrupt:  # the last packet of a truncated file is cut off: it will not decode
+            times.pop()
         return sorted(times)
 
     def _first_number(self) -> int:
@@ -375,7 +432,9 @@ class VideoWriter:
         elif self.kind == "mkv":
             stream = self._container.add_stream("ffv1", rate=self.frame_rate)
             stream.pix_fmt = "bgr0"  # RGB stored losslessly, no YUV conversion
-            stream.options = {"level": "3", "slices": "4", "g": "1"}
+            # Slices let FFV1 use threads; a 1-pixel-wide frame cannot be sliced.
+            slices = "4" if min(width, height) >= 16 else "1"
+            stream.options = {"level": "3", "slices": slices, "g": "1"}
         else:
             stream = self._container.add_stream("gif", rate=self.frame_rate)
             stream.pix_fmt = "pal8"
