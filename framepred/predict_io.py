@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
-import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -31,7 +29,8 @@ from framepred.errors import InputShapeError, VideoOpenError, VideoWriteError
 from framepred.forecasters import Forecaster, fill_context, get_forecaster, video_model
 from framepred.gaps import Grid
 from framepred.predict import load_predictor, predict_array
-from framepred.video import VideoReader, VideoWriter, audio_codecs, ffmpeg_exe, output_kind
+from framepred.span import write_span
+from framepred.video import VideoReader, output_kind
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +259,7 @@ def predict_video(
     out_frames = np.concatenate([ctx, pred]) if with_context else pred
     first_out = first - context if with_context else first
     audio_from = None if info.is_folder or kind not in ("mp4", "mkv") else input
-    report.audio = _write_frames(output, kind, out_frames, info, grid.time(first_out), crf,
+    report.audio = write_span(output, kind, out_frames, info, grid.time(first_out), crf,
                                  audio_from)  # fmt: skip
     report.n_written = len(out_frames)
     if compare:
@@ -337,67 +336,3 @@ def _check_window(first: int, last: int, context: int, horizon: int, grid: Grid,
     if compare and first + horizon > last + 1:
         log.warning("only %d of the %d predicted frames have a true frame to compare with",
                     last + 1 - first, horizon)  # fmt: skip
-
-
-def _write_frames(output: Path, kind: str, frames: np.ndarray, info, t0: Fraction, crf: int,
-                  audio_from: Path | None) -> str:  # fmt: skip
-    """Write the frames; for mp4/mkv carry the source's audio over the same span of time."""
-    if kind == "npy":
-        _save_npy(output, frames)
-        return "none"
-    codecs = audio_codecs(audio_from)
-    if not codecs:
-        with VideoWriter(output, info.frame_rate, crf=crf, rotation=info.rotation) as writer:
-            for image in frames:
-                writer.write(image)
-        return "none"
-    video_tmp = output.with_name(f".{output.stem}.{uuid.uuid4().hex[:8]}.video{output.suffix}")
-    try:
-        with VideoWriter(video_tmp, info.frame_rate, crf=crf, rotation=info.rotation) as writer:
-            for image in frames:
-                writer.write(image)
-        duration = Fraction(len(frames)) / info.frame_rate
-        with atomic_path(output) as tmp:
-            return _mux_audio(video_tmp, audio_from, tmp, t0 - info.start, duration, kind)
-    finally:
-        video_tmp.unlink(missing_ok=True)
-
-
-def _mux_audio(video: Path, source: Path, out: Path, t0: Fraction, duration: Fraction,
-               kind: str) -> str:  # fmt: skip
-    """The source's audio from `t0` for `duration`, padded with silence past its end."""
-    audio_end = _audio_end(source)
-    if audio_end is not None and t0 >= audio_end:
-        log.info("the output lies after the end of the source's audio; written without audio")
-        out.write_bytes(video.read_bytes())
-        return "none"
-    codec = ["-c:a", "flac"] if kind == "mkv" else ["-c:a", "aac", "-b:a", "192k"]
-    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(video),
-           "-ss", f"{float(t0):.6f}", "-i", str(source), "-map", "0:v:0", "-map", "1:a:0",
-           "-c:v", "copy", *codec, "-af", "apad", "-t", f"{float(duration):.6f}", str(out)]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        msg = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "ffmpeg failed"
-        log.warning("could not carry the audio over (%s); written without audio", msg)
-        out.write_bytes(video.read_bytes())
-        return "none"
-    padded = audio_end is not None and t0 + duration > audio_end
-    return "padded" if padded else "trimmed"
-
-
-def _audio_end(path: Path) -> Fraction | None:
-    """End of the first audio stream in seconds, from its packets (demuxed, not decoded)."""
-    import av
-
-    end = None
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.audio[0]
-            tb = Fraction(stream.time_base)
-            for packet in container.demux(stream):
-                if packet.pts is not None:
-                    stop = Fraction(packet.pts + (packet.duration or 0)) * tb
-                    end = stop if end is None else max(end, stop)
-    except (av.FFmpegError, IndexError, TypeError):
-        return None
-    return end
