@@ -283,8 +283,12 @@ def fill_video(
     log.info("%s: %d slots, %d kept, %d synthesized (%s)", output, result.n_slots,
              result.n_kept, result.n_filled, result.method)  # fmt: skip
     if report is not None:
-        with atomic_path(Path(report)) as tmp:
-            tmp.write_text(result.to_json())
+        try:
+            with atomic_path(Path(report)) as tmp:
+                tmp.write_text(result.to_json())
+        except OSError as err:  # e.g. the disk filled up: the video itself is whole
+            reason = err.strerror or str(err)
+            raise VideoWriteError(f"wrote {output}, but cannot write {report}: {reason}") from None
     return result
 
 

@@ -13,13 +13,16 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
 import numpy as np
+from av.container import InputContainer, OutputContainer
 
 from framepred.atomic import atomic_path
 from framepred.errors import VideoOpenError, VideoWriteError
@@ -181,7 +184,7 @@ def probe(path: Path | str, fps: Fraction | float | None = None) -> VideoInfo:
         return _probe_container(path, container, override)
 
 
-def _open_container(path: Path):
+def _open_container(path: Path) -> InputContainer:
     if not path.exists():
         raise VideoOpenError(f"no such file or folder: {path}")
     if path.is_file() and path.stat().st_size == 0:
@@ -195,6 +198,18 @@ def _open_container(path: Path):
 def _short(err: Exception) -> str:
     text = str(err).splitlines()[0] if str(err) else type(err).__name__
     return re.sub(r"^\[Errno -?\d+\]\s*", "", text)[:120]
+
+
+def _time_base(stream: Any, path: Path) -> Fraction:
+    if not stream.time_base:
+        raise VideoOpenError(f"video stream has no time base: {path}")
+    return Fraction(stream.time_base)
+
+
+def _reason(err: Exception) -> str:
+    """An OS error's own words ("No space left on device") without the temporary path."""
+    strerror = getattr(err, "strerror", None)
+    return strerror if isinstance(strerror, str) and strerror else _short(err)
 
 
 def _probe_container(path: Path, container, override: Fraction | None) -> VideoInfo:
@@ -263,7 +278,7 @@ class VideoReader:
         self.info = probe(self.path, fps)
         self.rotation = self.info.rotation
         self.damaged = False
-        self._container = None
+        self._container: InputContainer | None = None
 
     def __enter__(self) -> VideoReader:
         return self
@@ -291,7 +306,7 @@ class VideoReader:
         last_corrupt = False
         with _open_container(self.path) as container:
             stream = container.streams.video[0]
-            tb = Fraction(stream.time_base)
+            tb = _time_base(stream, self.path)
             try:
                 for packet in container.demux(stream):
                     if packet.pts is not None and packet.size:
@@ -317,13 +332,13 @@ class VideoReader:
             yield Frame(image, Fraction(n - first_n) / self.info.frame_rate)
 
     def _iter_file(self) -> Iterator[Frame]:
-        self._container = _open_container(self.path)
-        stream = self._container.streams.video[0]
+        container = self._container = _open_container(self.path)
+        stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        tb = Fraction(stream.time_base)
+        tb = _time_base(stream, self.path)
         last: Fraction | None = None
         index = 0
-        decoded = self._container.decode(stream)
+        decoded = container.decode(stream)
         while True:
             try:
                 frame = next(decoded)
@@ -384,7 +399,9 @@ class VideoWriter:
         self.crf, self.preset = crf, preset
         self.audio_from, self.rotation = audio_from, rotation % 360
         self.count = 0
-        self._atomic = atomic_path(self.path, is_dir=self.kind == "folder")
+        self._atomic: AbstractContextManager[Path] | None = atomic_path(
+            self.path, is_dir=self.kind == "folder"
+        )
         self._tmp = self._atomic.__enter__()
         self._video_tmp = self._tmp
         has_audio = bool(audio_codecs(audio_from))
@@ -392,8 +409,8 @@ class VideoWriter:
             log.warning("a %s output cannot hold audio; the source's audio is dropped", self.kind)
         if self.kind in ("mp4", "mkv") and has_audio:
             self._video_tmp = self._tmp.with_name(self._tmp.name + ".video" + self._tmp.suffix)
-        self._container = None
-        self._stream = None
+        self._container: OutputContainer | None = None
+        self._stream: Any = None  # the VideoStream being encoded
         self._size: tuple[int, int] | None = None
 
     def __enter__(self) -> VideoWriter:
@@ -408,35 +425,37 @@ class VideoWriter:
     def write(self, image: np.ndarray) -> None:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise VideoWriteError(f"frames must be RGB uint8 (H, W, 3), got {image.shape}")
-        if self._size is None:
-            self._size = image.shape[:2]
-            self._open(*self._size)
-        elif image.shape[:2] != self._size:
-            raise VideoWriteError(f"frame size changed from {self._size} to {image.shape[:2]}")
+        size = (image.shape[0], image.shape[1])
+        if self._size is not None and size != self._size:
+            raise VideoWriteError(f"frame size changed from {self._size} to {size}")
         try:
+            if self._size is None:
+                self._size = size
+                self._open(*size)
             self._write(image)
-        except av.FFmpegError as err:
-            raise VideoWriteError(f"cannot encode {self.path.name}: {_short(err)}") from None
+        except av.FFmpegError as err:  # OS errors too: a full disk, a vanished folder
+            raise VideoWriteError(f"cannot write {self.path}: {_reason(err)}") from None
         self.count += 1
 
     def _open(self, height: int, width: int) -> None:
         if self.kind == "folder":
             return
-        self._container = av.open(str(self._video_tmp), "w")
+        container = self._container = av.open(str(self._video_tmp), "w")
+        stream: Any
         if self.kind == "mp4":
-            stream = self._container.add_stream("libx264", rate=self.frame_rate)
+            stream = container.add_stream("libx264", rate=self.frame_rate)
             stream.pix_fmt = "yuv420p"
             stream.options = {"crf": str(self.crf), "preset": self.preset}
             # yuv420p needs even sizes: odd frames are padded by repeating the last row/column.
             width, height = width + width % 2, height + height % 2
         elif self.kind == "mkv":
-            stream = self._container.add_stream("ffv1", rate=self.frame_rate)
+            stream = container.add_stream("ffv1", rate=self.frame_rate)
             stream.pix_fmt = "bgr0"  # RGB stored losslessly, no YUV conversion
             # Slices let FFV1 use threads; a 1-pixel-wide frame cannot be sliced.
             slices = "4" if min(width, height) >= 16 else "1"
             stream.options = {"level": "3", "slices": slices, "g": "1"}
         else:
-            stream = self._container.add_stream("gif", rate=self.frame_rate)
+            stream = container.add_stream("gif", rate=self.frame_rate)
             stream.pix_fmt = "pal8"
         stream.width, stream.height = width, height
         stream.codec_context.time_base = 1 / self.frame_rate
@@ -461,6 +480,7 @@ class VideoWriter:
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
         frame.pts = self.count
         frame.time_base = 1 / self.frame_rate
+        assert self._container is not None
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
 
@@ -471,9 +491,12 @@ class VideoWriter:
             if self.count == 0:
                 raise VideoWriteError(f"no frames to write to {self.path}")
             if self._container is not None:
-                for packet in self._stream.encode():
-                    self._container.mux(packet)
-                self._container.close()
+                try:
+                    for packet in self._stream.encode():
+                        self._container.mux(packet)
+                    self._container.close()
+                except av.FFmpegError as err:  # e.g. the disk filled up while flushing
+                    raise VideoWriteError(f"cannot write {self.path}: {_reason(err)}") from None
                 self._container = None
             if self._video_tmp != self._tmp:
                 self._remux()
@@ -527,11 +550,13 @@ def _palette_frame(image: np.ndarray) -> av.VideoFrame:
 
     quant = Image.fromarray(image).quantize(colors=256, method=Image.Quantize.MEDIANCUT)
     palette = np.zeros((256, 4), np.uint8)
-    rgb = np.frombuffer(bytes(quant.getpalette()[: 256 * 3]), np.uint8).reshape(-1, 3)
+    rgb = np.frombuffer(bytes((quant.getpalette() or [])[: 256 * 3]), np.uint8).reshape(-1, 3)
     # PyAV's from_ndarray reads each palette row as the bytes A, R, G, B (checked in tests).
     palette[:, 0] = 255
     palette[: len(rgb), 1:] = rgb
-    return av.VideoFrame.from_ndarray((np.asarray(quant, np.uint8), palette), format="pal8")
+    indices = np.asarray(quant, np.uint8)
+    # PyAV's stub omits the (indices, palette) pair that from_ndarray takes for pal8.
+    return av.VideoFrame.from_ndarray((indices, palette), format="pal8")  # type: ignore[arg-type]
 
 
 def audio_codecs(path: Path | None) -> list[str]:
