@@ -105,6 +105,13 @@ from framepred.train import PRESETS, TrainConfig, train
     show_default=True,
     help="Validate every N steps.",
 )
+@click.option(
+    "--ckpt-every",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Write last.ckpt every N steps, so --resume loses at most N steps after a crash.",
+)
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def train_command(
     data: tuple[str, ...],
@@ -126,6 +133,7 @@ def train_command(
     init: str | None,
     resume: bool,
     val_every: int,
+    ckpt_every: int,
     no_progress: bool,
 ) -> None:
     """Train a model on DATA (`mmnist`: Moving MNIST generated on the fly).
@@ -152,6 +160,7 @@ def train_command(
         resume=resume,
         init=init,
         val_every=val_every,
+        ckpt_every=ckpt_every,
         progress=not no_progress,
     )
     path = train(cfg)
