@@ -404,14 +404,18 @@ class VideoWriter:
         )
         self._tmp = self._atomic.__enter__()
         self._video_tmp = self._tmp
-        has_audio = bool(audio_codecs(audio_from))
+        self._container: OutputContainer | None = None
+        self._stream: Any = None  # the VideoStream being encoded
+        self._size: tuple[int, int] | None = None
+        try:  # from here on, an error (or Ctrl-C) must not leave the temporary path behind
+            has_audio = bool(audio_codecs(audio_from))
+        except BaseException as err:
+            self.abort(type(err), err, err.__traceback__)
+            raise
         if has_audio and self.kind not in ("mp4", "mkv"):
             log.warning("a %s output cannot hold audio; the source's audio is dropped", self.kind)
         if self.kind in ("mp4", "mkv") and has_audio:
             self._video_tmp = self._tmp.with_name(self._tmp.name + ".video" + self._tmp.suffix)
-        self._container: OutputContainer | None = None
-        self._stream: Any = None  # the VideoStream being encoded
-        self._size: tuple[int, int] | None = None
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -469,7 +473,7 @@ class VideoWriter:
         if self.kind == "folder":
             name = self._tmp / f"frame_{self.count:06d}.png"
             if not cv2.imwrite(str(name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-                raise VideoWriteError(f"cannot write {name}")
+                raise VideoWriteError(f"cannot write {self.path}: PNG frame {self.count} failed")
             return
         if self.kind == "mp4" and (image.shape[0] % 2 or image.shape[1] % 2):
             image = np.pad(image, ((0, image.shape[0] % 2), (0, image.shape[1] % 2), (0, 0)),
