@@ -21,7 +21,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, Timer
 from lightning.pytorch.loggers import CSVLogger
 
-from framepred.errors import FramepredError, TrainingError
+from framepred.errors import CheckpointError, FramepredError, TrainingError
 from framepred.lit import FramePredictorModule
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,22 @@ def _check_budget(cfg: TrainConfig) -> None:
             )
 
 
+def _check_resumable(last: Path, cfg: TrainConfig) -> None:
+    """A clear error, before Lightning loads it, for a corrupt, unsafe or mismatched last.ckpt."""
+    from framepred.checkpoints import read_checkpoint
+    from framepred.models import ModelConfig
+
+    saved = (read_checkpoint(last).get("hyper_parameters") or {}).get("model")
+    try:
+        same = ModelConfig.from_dict(dict(saved or {})) == ModelConfig.from_dict(dict(cfg.model))
+    except (TypeError, ValueError):
+        same = False
+    if not same:
+        raise CheckpointError(
+            f"{last} was trained with another model config; resume it with the same --preset"
+        )
+
+
 def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Path:
     """Train a model and return the path of its final checkpoint (`out/checkpoints/last.ckpt`).
 
@@ -131,6 +147,7 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
     if cfg.resume:
         if not last.is_file():
             raise FramepredError(f"nothing to resume: {last} does not exist")
+        _check_resumable(last, cfg)
         resume_from = str(last)
     elif last.exists():
         raise FramepredError(
@@ -199,7 +216,7 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
     )
     started = time.perf_counter()
     try:
-        trainer.fit(module, datamodule=data, ckpt_path=resume_from)
+        trainer.fit(module, datamodule=data, ckpt_path=resume_from, weights_only=True)
     except TrainingError:
         raise
     except torch.OutOfMemoryError:

@@ -83,3 +83,62 @@ def test_builtin_models_load_by_name():
             32,
             32,
         )
+
+
+# -- the same through every command that loads a checkpoint -----------------------------------
+
+
+def _cli(*args):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert isinstance(result.exception, SystemExit), repr(result.exception)  # no crash
+    assert "Traceback" not in result.output
+    return result
+
+
+def _one_error(result, phrase: str) -> None:
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and phrase in errors[0], result.output
+
+
+def test_every_command_refuses_a_code_running_checkpoint(tmp_path, gappy_mkv):
+    import numpy as np
+
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "global_step": 3, "payload": _RunsCode(marker)}, evil)
+    frames = tmp_path / "in.npy"
+    np.save(frames, np.zeros((6, 16, 16), np.uint8))
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(evil.read_bytes())
+    commands = {
+        "predict": ("predict", frames, "-o", tmp_path / "o.npy", "--horizon", 2, "--model", evil),
+        "fill": ("fill", gappy_mkv, "-o", tmp_path / "o.mkv", "--method", "model", "--model", evil),
+        "eval": ("eval", "mmnist", "--model", evil, "--sequences", 2),
+        "train --init": ("train", "mmnist", "--out", tmp_path / "ft", "--preset", "tiny",
+                         "--max-steps", 1, "--init", evil),
+        "train --resume": ("train", "mmnist", "--out", run_dir, "--preset", "tiny",
+                           "--max-steps", 4, "--resume"),
+    }  # fmt: skip
+    for name, args in commands.items():
+        _one_error(_cli(*args), "refusing to load")
+        assert not marker.exists(), f"{name} ran the checkpoint's code"
+    assert not (tmp_path / "o.npy").exists() and not (tmp_path / "o.mkv").exists()
+    assert not (tmp_path / "ft" / "checkpoints").exists()
+
+
+def test_resume_refuses_a_corrupt_or_mismatched_last_checkpoint(tmp_path, tiny_ckpt):
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    args = ("train", "mmnist", "--out", run_dir, "--max-steps", 8, "--resume", "--no-progress")
+    last.write_bytes(tiny_ckpt.read_bytes()[:2000])
+    _one_error(_cli(*args, "--preset", "tiny"), "corrupt or not a checkpoint")
+    last.write_bytes(tiny_ckpt.read_bytes())
+    _one_error(_cli(*args, "--preset", "mmnist"), "another model config")
+    assert last.read_bytes() == tiny_ckpt.read_bytes()  # left as it was
