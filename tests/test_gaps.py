@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -121,3 +122,115 @@ def test_slot_spec_errors(spec, n, message):
 def test_slot_spec_parses():
     assert slots_from_spec("12-14,40", 50) == {12, 13, 14, 40}
     assert slots_from_spec(" 3 ", None) == {3}
+
+
+# -- filling never reorders or drops a known frame; the output has the grid's frame count ----
+
+INTERVAL = GRID.interval
+
+
+def _plan(kept, jitter, colliders, explicit, extra):
+    """Push jittered frames (plus VFR colliders) through a SlotMapper; return the plan."""
+    from framepred.gaps import SlotMapper
+
+    slots = sorted(kept)
+    known = [np.full((8, 8, 3), k % 256, np.uint8) for k in range(len(slots))]
+    frames = []
+    for k, slot in enumerate(slots):
+        frames.append((GRID.time(slot) + Fraction(jitter[k], 20) * INTERVAL, known[k]))
+        if k in colliders:  # a second frame later in the same slot (VFR): dropped, recorded
+            frames.append((GRID.time(slot) + Fraction(49, 100) * INTERVAL, known[k].copy()))
+    n_slots = slots[-1] + 1 + extra
+    mapper = SlotMapper(GRID, explicit={s for s in explicit if s < n_slots})
+    items = [item for t, image in frames for item in mapper.push(t, image)]
+    items += mapper.finish(n_slots)
+    kept_known = [image for slot, image in zip(slots, known, strict=True) if slot not in explicit]
+    return items, kept_known, n_slots, mapper
+
+
+plan_args = dict(
+    kept=st.sets(st.integers(0, 200), min_size=1, max_size=60),
+    jitter=st.lists(st.integers(-9, 9), min_size=60, max_size=60),
+    colliders=st.sets(st.integers(0, 59), max_size=10),
+    explicit=st.sets(st.integers(0, 210), max_size=8),
+    extra=st.integers(0, 5),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(**plan_args)
+def test_slot_plan_keeps_every_known_frame_in_order(kept, jitter, colliders, explicit, extra):
+    items, kept_known, n_slots, mapper = _plan(kept, jitter, colliders, explicit, extra)
+    assert [item.slot for item in items] == list(range(n_slots))  # every slot, once, in order
+    out = [item.image for item in items if item.image is not None]
+    assert len(out) == len(kept_known)
+    assert all(a is b for a, b in zip(out, kept_known, strict=True))  # same frames, same order
+    assert len(mapper.collisions) == len([k for k in colliders if k < len(kept)])
+    for item in items:
+        assert (item.image is None) == (item.slot not in kept or item.slot in explicit)
+
+
+class _Marker:
+    """A synthesizer that wants `context` frames per side and makes fresh frames."""
+
+    name = "marker"
+
+    def __init__(self, context: int) -> None:
+        self.context = context
+
+    def fill_run(self, before, after, n):
+        assert before or after
+        assert len(before) <= self.context and len(after) <= self.context
+        return (np.zeros((8, 8, 3), np.uint8) for _ in range(n))
+
+
+@settings(max_examples=150, deadline=None)
+@given(**plan_args, context=st.sampled_from([1, 3]))
+def test_fill_stream_passes_known_frames_through_in_order(
+    kept, jitter, colliders, explicit, extra, context
+):
+    from framepred.errors import VideoWriteError
+    from framepred.fill import FillReport, _fill_stream
+    from framepred.video import VideoInfo
+
+    items, kept_known, n_slots, _ = _plan(kept, jitter, colliders, explicit, extra)
+    info = VideoInfo(Path("x"), 8, 8, Fraction(25), None, Fraction(0), None, None, "-", "-",
+                     False, 0)  # fmt: skip
+    report = FillReport("x", "y", "25", 0, 0, "marker")
+    stream = _fill_stream(iter(items), _Marker(context), info, 30, "fill", report)
+    if not kept_known:  # every frame named missing: nothing to fill from
+        with pytest.raises(VideoWriteError):
+            list(stream)
+        return
+    out = list(stream)
+    assert len(out) == n_slots
+    passed = [image for image in out if any(image is k for k in kept_known)]
+    assert all(a is b for a, b in zip(passed, kept_known, strict=True))
+    assert len(passed) == len(kept_known) == report.n_kept
+    assert sorted(s.slot for s in report.slots) == [i.slot for i in items if i.image is None]
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    kept=st.sets(st.integers(0, 24), min_size=2, max_size=16),
+    jitter=st.lists(st.integers(-8, 8), min_size=16, max_size=16),
+)
+def test_fill_end_to_end_keeps_frames_bit_exact_on_the_grid(kept, jitter):
+    import tempfile
+
+    from conftest import read_all, write_video
+
+    from framepred.fill import fill_video
+
+    slots = sorted(kept)
+    frames = [(GRID.time(s) + Fraction(j, 20) * INTERVAL, moving_scene(s)) for s, j in
+              zip(slots, jitter, strict=False)]  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        src = write_video(Path(tmp) / "in.mkv", frames)
+        report = fill_video(src, Path(tmp) / "out.mkv", method="repeat", progress=False)
+        _, out = read_all(Path(tmp) / "out.mkv")
+    assert len(out) == slots[-1] + 1 == report.n_slots
+    assert [f.pts for f in out] == [GRID.time(s) for s in range(len(out))]
+    for slot in slots:
+        np.testing.assert_array_equal(out[slot].image, moving_scene(slot))
+    assert [s.slot for s in report.slots] == sorted(set(range(slots[-1] + 1)) - kept)
