@@ -102,7 +102,7 @@ class Flow(Synthesizer):
     }
 
     def __init__(self, preset: str = "medium", max_side: int = 320):
-        self.dis = cv2.DISOpticalFlow_create(self._presets[preset])
+        self.dis = cv2.DISOpticalFlow.create(self._presets[preset])
         self.max_side = max_side
         self._cache: tuple[int, int, tuple] | None = None
 
@@ -126,8 +126,9 @@ class Flow(Synthesizer):
         if scale < 1.0:
             size = (max(8, round(w * scale)), max(8, round(h * scale)))
             ga, gb = (cv2.resize(x, size, interpolation=cv2.INTER_AREA) for x in (ga, gb))
-        f01 = self.dis.calc(ga, gb, None)  # (h', w', 2): a(x) ~ b(x + f01(x))
-        f10 = self.dis.calc(gb, ga, None)
+        # OpenCV's stubs miss that an output array may be None (allocated by OpenCV).
+        f01 = self.dis.calc(ga, gb, None)  # type: ignore[call-overload]  # (h', w', 2): a(x) ~ b(x + f01(x))
+        f10 = self.dis.calc(gb, ga, None)  # type: ignore[call-overload]
         e0 = _fb_error(f01, f10)  # large where a pixel of `a` is not seen in `b`
         e1 = _fb_error(f10, f01)
         return f01, f10, e0, e1
@@ -190,7 +191,7 @@ def _fb_error(fwd: np.ndarray, bwd: np.ndarray, sigma: float = 1.0) -> np.ndarra
 
 
 def _upscale_flow(flow: np.ndarray, w: int, h: int, sx: float, sy: float) -> np.ndarray:
-    up = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+    up = np.asarray(cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
     up[..., 0] *= sx
     up[..., 1] *= sy
     return up

@@ -97,7 +97,7 @@ class ModelSynthesizer(Synthesizer):
 
     def __init__(self, predictor, context: int | None = None):
         self.predictor = predictor
-        self.context = int(context or getattr(predictor, "context_frames", 10))
+        self.context = int(context) if context else int(getattr(predictor, "context_frames", 10))
 
     def synthesize(self, before, after, times):
         return list(self.fill_run(before, after, len(times)))
@@ -313,7 +313,8 @@ def _fill_stream(items, synth: Synthesizer, info: VideoInfo, max_gap: int, on_lo
         while len(after) < max(1, synth.context) and (nxt := stream.peek()) is not None:
             if nxt.image is None:
                 break
-            after.append(stream.pop().image)
+            stream.pop()
+            after.append(nxt.image)
         yield from _fill_run(run, list(before), after, synth, info, max_gap, on_long_gap, result)
         for image in after:
             if before and synth.context > 1 and is_scene_cut(before[-1], image):

@@ -38,7 +38,9 @@ def psnr(pred: Tensor, target: Tensor) -> Tensor:
 def ssim(pred: Tensor, target: Tensor) -> Tensor:
     """Mean SSIM (Gaussian window 11, sigma 1.5, data range 1). Inputs (..., C, H, W)."""
     p, t = pred.flatten(0, -4), target.flatten(0, -4)
-    return structural_similarity_index_measure(p.float(), t.float(), data_range=1.0)
+    value = structural_similarity_index_measure(p.float(), t.float(), data_range=1.0)
+    assert isinstance(value, Tensor)  # a tuple only with return_full_image=True
+    return value
 
 
 def per_step(metric, pred: Tensor, target: Tensor) -> list[float]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +198,7 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
     trainer = L.Trainer(
         default_root_dir=out,
         max_steps=cfg.max_steps,
-        max_time={"seconds": cfg.max_time} if cfg.max_time else None,
+        max_time=timedelta(seconds=cfg.max_time) if cfg.max_time else None,
         max_epochs=-1,
         precision=cfg.precision,  # type: ignore[arg-type]
         accelerator=cfg.accelerator,

@@ -121,18 +121,18 @@ class MovingMNISTDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         hp = self.hparams
-        self.train_set = MovingMNIST("train", hp.train_length, hp.seq_len)
-        self.val_set = MovingMNIST("val", hp.val_length, hp.seq_len, seed=1)
-        self.test_set = MovingMNIST("test", hp.test_length, hp.seq_len, seed=2)
+        self.train_set = MovingMNIST("train", hp["train_length"], hp["seq_len"])
+        self.val_set = MovingMNIST("val", hp["val_length"], hp["seq_len"], seed=1)
+        self.test_set = MovingMNIST("test", hp["test_length"], hp["seq_len"], seed=2)
 
     def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
         hp = self.hparams
         return DataLoader(
             dataset,
-            batch_size=hp.batch_size,
+            batch_size=hp["batch_size"],
             shuffle=shuffle,
-            num_workers=hp.num_workers,
-            persistent_workers=hp.num_workers > 0,
+            num_workers=hp["num_workers"],
+            persistent_workers=hp["num_workers"] > 0,
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -206,6 +206,7 @@ class ConvLSTM(nn.Module):
         states = list(states) if states is not None else [None] * len(self.cells)  # type: ignore[list-item]
         seq = x
         for li, cell in enumerate(self.cells):
+            assert isinstance(cell, ConvLSTMCell | ConvRNNCell)  # ModuleList items are untyped
             # The input-to-hidden convolution does not depend on h: do it for all T at once.
             w_x, w_h = cell.split_weights()
             xg = cell.input_gates(seq.flatten(0, 1), w_x).unflatten(

@@ -15,6 +15,7 @@ rebuilds its model alone.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -74,7 +75,8 @@ class EncoderForecaster(nn.Module):
         if cfg.head != "pixels":
             raise ValueError(f"unknown head {cfg.head!r}")
         p, chs, n = cfg.patch_size, cfg.stage_chs, len(cfg.stage_chs)
-        rnn = dict(
+        rnn = partial(
+            ConvLSTM,
             kernel_size=cfg.kernel_size,
             cell=cfg.cell,
             peephole=cfg.peephole,
@@ -96,13 +98,13 @@ class EncoderForecaster(nn.Module):
         )
         enc_in = [cfg.stem_chs, *chs[:-1]]
         self.encoder = nn.ModuleList(
-            ConvLSTM(enc_in[i], [chs[i]] * cfg.layers_per_stage, **rnn) for i in range(n)
+            rnn(enc_in[i], [chs[i]] * cfg.layers_per_stage) for i in range(n)
         )
         # Forecaster stage l reads the encoder's map at level l plus (below the top) the
         # upsampled output of stage l+1.
         fc_in = [chs[i] + (chs[i + 1] if i < n - 1 else 0) for i in range(n)]
         self.forecaster = nn.ModuleList(
-            ConvLSTM(fc_in[i], [chs[i]] * cfg.layers_per_stage, **rnn) for i in range(n)
+            rnn(fc_in[i], [chs[i]] * cfg.layers_per_stage) for i in range(n)
         )
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
         self.head = nn.Sequential(nn.Conv2d(chs[0], cfg.in_chs * p * p, 1), nn.PixelShuffle(p))
