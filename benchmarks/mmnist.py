@@ -62,41 +62,68 @@ def print_table(results: dict, extra: dict[str, str] | None = None) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--model", default="mmnist", help="checkpoint or built-in name to score")
     ap.add_argument("--sequences", type=int, default=10_000, help="test sequences")
     ap.add_argument("--compare", action="store_true", help="same-budget training comparison")
-    ap.add_argument("--minutes", type=float, default=20.0, help="training budget per model (--compare)")
+    ap.add_argument(
+        "--minutes", type=float, default=20.0, help="training budget per model (--compare)"
+    )
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.sequences} test sequences")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.sequences} test sequences"
+    )
 
     if not args.compare:
         predictor = load_predictor(args.model, "cpu", batch_size=64)
-        results = evaluate_mmnist({"framepred": predictor, "copy-last": copy_last, "zeros": zeros},
-                                  n_sequences=args.sequences)
+        results = evaluate_mmnist(
+            {"framepred": predictor, "copy-last": copy_last, "zeros": zeros},
+            n_sequences=args.sequences,
+        )
         print_table(results)
-        print("MSE per future frame:", " ".join(f"{v:.1f}" for v in results["framepred"].mse_per_step))
+        print(
+            "MSE per future frame:", " ".join(f"{v:.1f}" for v in results["framepred"].mse_per_step)
+        )
         return
 
     print(f"training the reference for {args.minutes} min ...", file=sys.stderr)
     ref, ref_steps = train_reference(args.minutes, args.batch_size, args.seed)
     print(f"training framepred for {args.minutes} min ...", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
-        last = train(TrainConfig(out=Path(tmp) / "run", max_time=args.minutes * 60, batch_size=args.batch_size,
-                                 val_every=10**9, val_size=16, ckpt_every=10**9, seed=args.seed, progress=False))
+        last = train(
+            TrainConfig(
+                out=Path(tmp) / "run",
+                max_time=args.minutes * 60,
+                batch_size=args.batch_size,
+                val_every=10**9,
+                val_size=16,
+                ckpt_every=10**9,
+                seed=args.seed,
+                progress=False,
+            )
+        )
         fp_steps = torch.load(last, weights_only=True)["global_step"]
         ours = load_predictor(last, "cpu", batch_size=64)
     results = evaluate_mmnist(
-        {"framepred": ours, "reference ConvLSTM": lambda c, n: ref.rollout(c, n), "copy-last": copy_last},
-        n_sequences=args.sequences)
+        {
+            "framepred": ours,
+            "reference ConvLSTM": lambda c, n: ref.rollout(c, n),
+            "copy-last": copy_last,
+        },
+        n_sequences=args.sequences,
+    )
     print_table(results, {"framepred": str(fp_steps), "reference ConvLSTM": str(ref_steps)})
     gain = 1 - results["framepred"].mse / results["reference ConvLSTM"].mse
-    print(f"framepred test MSE is {100 * gain:.1f}% lower than the reference's at {args.minutes} min each")
+    print(
+        f"framepred test MSE is {100 * gain:.1f}% lower than the reference's at {args.minutes} min each"
+    )
     assert isinstance(ours, FramePredictor)
 
 

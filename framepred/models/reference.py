@@ -24,13 +24,19 @@ class ReferenceConvLSTM(nn.Module):
     patch_size: space-to-depth factor.
     """
 
-    def __init__(self, in_chs: int = 1, hidden_chs: tuple[int, ...] = (64, 64, 64), kernel_size: int = 5,
-                 patch_size: int = 4) -> None:
+    def __init__(
+        self,
+        in_chs: int = 1,
+        hidden_chs: tuple[int, ...] = (64, 64, 64),
+        kernel_size: int = 5,
+        patch_size: int = 4,
+    ) -> None:
         super().__init__()
         self.patch_size = patch_size
         chs = [in_chs * patch_size**2, *hidden_chs]
         self.cells = nn.ModuleList(
-            ConvLSTMCell(chs[i], chs[i + 1], kernel_size, forget_bias=0.0) for i in range(len(hidden_chs))
+            ConvLSTMCell(chs[i], chs[i + 1], kernel_size, forget_bias=0.0)
+            for i in range(len(hidden_chs))
         )
         self.head = nn.Conv2d(hidden_chs[-1], in_chs * patch_size**2, 1)
 
