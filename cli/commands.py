@@ -1,21 +1,25 @@
-"""The list of commands the group registers; each lives in its own module."""
+"""Where each command lives. Modules are imported only when their command runs, so
+`framepred fill` does not pay for importing Lightning (which `train` needs)."""
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import click
 
-from cli.eval import eval_command
-from cli.fill import fill_command
-from cli.info import info_command
-from cli.plot import plot_command
-from cli.predict import predict_command
-from cli.train import train_command
+# name -> "module:attribute", in the order `framepred --help` lists them.
+COMMANDS: dict[str, str] = {
+    "fill": "cli.fill:fill_command",
+    "info": "cli.info:info_command",
+    "predict": "cli.predict:predict_command",
+    "train": "cli.train:train_command",
+    "eval": "cli.eval:eval_command",
+    "plot": "cli.plot:plot_command",
+}
 
-ALL: list[click.Command] = [
-    fill_command,
-    info_command,
-    train_command,
-    predict_command,
-    eval_command,
-    plot_command,
-]
+
+def load(name: str) -> click.Command:
+    module, attr = COMMANDS[name].split(":")
+    command = getattr(import_module(module), attr)
+    assert isinstance(command, click.Command)
+    return command

@@ -10,8 +10,8 @@ from cli.options import device_option, model_option
 from framepred.atomic import check_writable_target
 from framepred.errors import InputShapeError
 from framepred.eval_video import evaluate, parse_pattern
-from framepred.evaluate import copy_last, evaluate_mmnist, zeros
-from framepred.predict import load_predictor
+from framepred.evaluate import Predictor, copy_last, evaluate_mmnist, zeros
+from framepred.predict import FramePredictor, load_predictor
 
 
 def _check_pattern(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -170,7 +170,11 @@ def _eval_mmnist(
     model: str | None, device: str, sequences: int, batch_size: int, contexts: list[int] | None
 ) -> None:
     predictor = load_predictor(model or "mmnist", device=device, batch_size=batch_size)
-    predictors = {"framepred": predictor, "copy-last": copy_last, "zeros": zeros}
+    predictors: dict[str, Predictor | FramePredictor] = {
+        "framepred": predictor,
+        "copy-last": copy_last,
+        "zeros": zeros,
+    }
     if contexts is None:  # the standard protocol: 10 -> 10
         results = evaluate_mmnist(predictors, n_sequences=sequences, batch_size=batch_size)
         click.echo("| method | MSE | MAE | SSIM | PSNR |")

@@ -15,7 +15,18 @@ from framepred.errors import FramepredError
 
 
 class FramepredGroup(click.Group):
-    """A group that turns library errors into one clean line and exit code 1."""
+    """A group that loads its commands lazily and turns library errors into one clean line
+    and exit code 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from cli import commands
+
+        return list(commands.COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from cli import commands
+
+        return commands.load(cmd_name) if cmd_name in commands.COMMANDS else None
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         debug = ctx.params.get("debug", False) or "--debug" in sys.argv
@@ -51,17 +62,6 @@ def cli(debug: bool, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
     for noisy in ("lightning", "lightning.pytorch", "lightning.fabric", "torch"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
-
-
-def _register() -> None:
-    # Each command lives in its own module; importing them here keeps this file small.
-    from cli import commands
-
-    for command in commands.ALL:
-        cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

@@ -35,7 +35,13 @@ from tqdm import tqdm
 from framepred.baselines import Synthesizer, get_synthesizer
 from framepred.compare import psnr_u8
 from framepred.errors import InputShapeError, VideoOpenError
-from framepred.forecasters import Forecaster, fill_context, get_forecaster, video_model
+from framepred.forecasters import (
+    Forecaster,
+    ModelForecaster,
+    fill_context,
+    get_forecaster,
+    video_model,
+)
 from framepred.gaps import Grid
 from framepred.video import VideoReader
 
@@ -232,8 +238,11 @@ def _methods(hide, methods, model, device, contexts, batch_size) -> list[tuple[s
             from framepred.fill import ModelSynthesizer
 
             # Loaded once for every context length of the sweep.
-            predictor = get_forecaster("model", model=model and str(model), device=device,
-                                       batch_size=batch_size).predictor  # fmt: skip
+            loaded = get_forecaster(
+                "model", model=model and str(model), device=device, batch_size=batch_size
+            )
+            assert isinstance(loaded, ModelForecaster)
+            predictor = loaded.predictor
             for k in contexts:
                 obj = (get_forecaster("model", context=k, predictor=predictor) if hide.is_future
                        else ModelSynthesizer(predictor, context=k))  # fmt: skip

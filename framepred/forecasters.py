@@ -82,7 +82,7 @@ class FlowExtrapolation(Forecaster):
     _presets = Flow._presets
 
     def __init__(self, preset: str = "medium", max_side: int = 320, sharpness: float = 2.0):
-        self.dis = cv2.DISOpticalFlow_create(self._presets[preset])
+        self.dis = cv2.DISOpticalFlow.create(self._presets[preset])
         self.max_side = max_side
         self.sharpness = sharpness
 
@@ -101,7 +101,8 @@ class FlowExtrapolation(Forecaster):
             size = (max(8, round(w * scale)), max(8, round(h * scale)))
             g_last, g_prev = (cv2.resize(x, size, interpolation=cv2.INTER_AREA)
                               for x in (g_last, g_prev))  # fmt: skip
-        back = self.dis.calc(g_last, g_prev, None)  # last(x) ~ prev(x + back(x))
+        # The stubs want a flow array; None (allocate one) is what OpenCV documents.
+        back = self.dis.calc(g_last, g_prev, None)  # type: ignore[call-overload]  # last(x) ~ prev(x + back(x))
         if back.shape[:2] != (h, w):
             sx, sy = w / back.shape[1], h / back.shape[0]
             back = cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -138,11 +139,11 @@ def _splat(image: np.ndarray, shift: np.ndarray, priority: np.ndarray) -> np.nda
         weight += np.bincount(idx, wk, minlength=h * w)
         for c in range(3):
             acc[:, c] += np.bincount(idx, wk * src[ok, c], minlength=h * w)
-    out = (acc / np.maximum(weight, 1e-12)[:, None]).reshape(h, w, 3)
-    out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    mean = (acc / np.maximum(weight, 1e-12)[:, None]).reshape(h, w, 3)
+    out = np.clip(mean + 0.5, 0, 255).astype(np.uint8)
     holes = (cover < 0.05).reshape(h, w)
     if holes.any():
-        out = cv2.inpaint(out, holes.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+        return np.asarray(cv2.inpaint(out, holes.astype(np.uint8), 3, cv2.INPAINT_TELEA), np.uint8)
     return out
 
 
@@ -176,13 +177,13 @@ def get_forecaster(
     if predictor is None:
         from framepred.predict import load_predictor
 
-        name = model or video_model()
-        if name is None:
+        chosen = model or video_model()
+        if chosen is None:
             raise CheckpointError(
                 "no learned video model is shipped yet: give --model PATH|NAME "
                 "(a checkpoint from `framepred train`, or a built-in such as mmnist)"
             )
-        predictor = load_predictor(name, device=device, batch_size=batch_size)
+        predictor = load_predictor(chosen, device=device, batch_size=batch_size)
     return ModelForecaster(predictor, context)
 
 

@@ -69,7 +69,7 @@ def plot_training(run_dir: Path | str, output: Path | str) -> Path:
     The second panel shows val/psnr if logged, else val/mse; it is left out when neither is.
     """
     series = read_metrics(run_dir)
-    losses = [k for k in ("train/loss", "train/loss_step", "val/loss") if k in series]
+    losses: list[str] = [k for k in ("train/loss", "train/loss_step", "val/loss") if k in series]
     if not losses:
         losses = [k for k in series if k.endswith("loss")]
     if not losses:

@@ -36,7 +36,7 @@ def write_span(output: Path, kind: str, frames: np.ndarray, info: VideoInfo, t0:
                 np.save(f, frames, allow_pickle=False)
         return "none"
     codecs = audio_codecs(audio_from)
-    if not codecs:
+    if not codecs or audio_from is None:
         with VideoWriter(output, info.frame_rate, crf=crf, rotation=info.rotation) as writer:
             for image in frames:
                 writer.write(image)
@@ -83,6 +83,8 @@ def _audio_end(path: Path) -> Fraction | None:
     try:
         with av.open(str(path)) as container:
             stream = container.streams.audio[0]
+            if stream.time_base is None:
+                return None
             tb = Fraction(stream.time_base)
             for packet in container.demux(stream):
                 if packet.pts is not None:
