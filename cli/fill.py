@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.options import device_option, model_option
+from cli.options import crf_option, device_option, fps_option, model_option
 from framepred.fill import METHODS, fill_video
 from framepred.gaps import DETECTORS, SlotSpecError, parse_slot_spec
 
@@ -67,19 +67,8 @@ def _check_frames(ctx: click.Context, param: click.Parameter, value: str | None)
     show_default=True,
     help="fill: synthesize long gaps anyway; hold: repeat the nearest known frame.",
 )
-@click.option(
-    "--fps",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Nominal frame rate (image folders default to 25; videos use their own).",
-)
-@click.option(
-    "--crf",
-    type=click.IntRange(0, 51),
-    default=18,
-    show_default=True,
-    help="H.264 quality for .mp4 output (lower is better).",
-)
+@fps_option
+@crf_option
 @click.option(
     "--preset",
     type=click.Choice(

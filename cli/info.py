@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from cli.options import fps_option
 from framepred.fill import inspect_video
 from framepred.gaps import DETECTORS
 
@@ -21,12 +22,7 @@ from framepred.gaps import DETECTORS
     help="What counts as missing (as for fill); duplicates/black decode the whole video.",
 )
 @click.option("--frames", metavar="SLOTS", help="Slots to treat as missing, e.g. 12-14,40.")
-@click.option(
-    "--fps",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Nominal frame rate for image folders (default 25).",
-)
+@fps_option
 @click.option("--models", is_flag=True, help="List the built-in model names and exit.")
 def info_command(
     input_path: Path | None,

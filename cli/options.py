@@ -17,3 +17,16 @@ device_option = click.option(
     show_default=True,
     help="auto (CUDA when present), cpu, cuda or cuda:N.",
 )
+fps_option = click.option(
+    "--fps",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Nominal frame rate (image folders default to 25; videos use their own).",
+)
+crf_option = click.option(
+    "--crf",
+    type=click.IntRange(0, 51),
+    default=18,
+    show_default=True,
+    help="H.264 quality for .mp4 output (lower is better).",
+)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from cli.options import device_option, model_option
+from cli.options import crf_option, device_option, fps_option, model_option
 from framepred.errors import InputShapeError
 from framepred.forecasters import FORECASTERS
 from framepred.predict_io import parse_start, predict_file, predict_video
@@ -78,19 +78,8 @@ def _check_start(ctx: click.Context, param: click.Parameter, value: str | None) 
     multiple=True,
     help="Add this method's prediction as a row of the strip (repeat the option for more).",
 )
-@click.option(
-    "--fps",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Nominal frame rate (image folders default to 25; videos use their own).",
-)
-@click.option(
-    "--crf",
-    type=click.IntRange(0, 51),
-    default=18,
-    show_default=True,
-    help="H.264 quality for .mp4 output.",
-)
+@fps_option
+@crf_option
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
