@@ -10,6 +10,7 @@ torchrun or SLURM.
 
 from __future__ import annotations
 
+import csv
 import logging
 import time
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, Timer
 from lightning.pytorch.loggers import CSVLogger
 
+from framepred.atomic import atomic_path
 from framepred.errors import CheckpointError, FramepredError, TrainingError
 from framepred.lit import FramePredictorModule
 
@@ -127,6 +129,29 @@ def _check_resumable(last: Path, cfg: TrainConfig) -> None:
         )
 
 
+def _set_aside(metrics: Path) -> Path | None:
+    if not metrics.is_file():
+        return None
+    aside = metrics.with_name("metrics.before-resume.csv")
+    metrics.replace(aside)
+    return aside
+
+
+def _merge_metrics(history: Path, metrics: Path) -> None:
+    """Write the earlier rows, then the resumed run's, into one metrics.csv (union header)."""
+    rows: list[dict[str, str]] = []
+    for path in (history, metrics):
+        if path.is_file():
+            with open(path, newline="") as f:
+                rows.extend(csv.DictReader(f))
+    fields = sorted({k for row in rows for k in row}, key=lambda k: (k not in ("epoch", "step"), k))
+    with atomic_path(metrics) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    history.unlink()
+
+
 def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Path:
     """Train a model and return the path of its final checkpoint (`out/checkpoints/last.ckpt`).
 
@@ -216,12 +241,17 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
         gradient_clip_val=1.0,
     )
     started = time.perf_counter()
+    # Lightning's CSV logger deletes an existing metrics.csv; keep the history of a resumed run.
+    history = _set_aside(out / "logs" / "metrics.csv") if resume_from else None
     try:
         trainer.fit(module, datamodule=data, ckpt_path=resume_from, weights_only=True)
     except TrainingError:
         raise
     except torch.OutOfMemoryError:
         raise TrainingError("out of memory: lower --batch-size") from None
+    finally:
+        if history is not None and trainer.is_global_zero:
+            _merge_metrics(history, out / "logs" / "metrics.csv")
     log.info("training took %.0f s, %d steps", time.perf_counter() - started, trainer.global_step)
     if cfg.fast_dev_run:
         return out

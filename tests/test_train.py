@@ -1,5 +1,6 @@
 """Training: the Lightning module, checkpoints, resume, and the budget schedule."""
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,7 @@ def test_resume_continues_to_the_same_step_count(tmp_path):
         model=dict(PRESETS["tiny"]),
         max_steps=4,
         batch_size=2,
-        val_every=100,
+        val_every=2,
         val_size=2,
         ckpt_every=2,
         progress=False,
@@ -66,6 +67,13 @@ def test_resume_continues_to_the_same_step_count(tmp_path):
     cfg.max_steps, cfg.resume = 7, True
     last = train(cfg)
     assert torch.load(last, weights_only=True)["global_step"] == 7
+    # The loss history of the first part survives the resume.
+    steps = [
+        int(r["step"])
+        for r in csv.DictReader(open(tmp_path / "run" / "logs" / "metrics.csv"))
+        if r.get("train/loss")
+    ]
+    assert min(steps) < 4 <= max(steps)
 
 
 def test_resume_without_a_run_is_a_clear_error(tmp_path):
