@@ -50,6 +50,24 @@ def train_reference(minutes: float, batch_size: int, seed: int) -> tuple[Referen
     return net.eval(), steps
 
 
+def write_mmnist_strip(model: str, path: Path, index: int = 0) -> None:
+    """Context, truth and prediction of one test sequence (test digits, seed 2) as a PNG strip."""
+    from framepred.compare import write_strip
+
+    seq = MovingMNIST("test", index + 1, 20, seed=2)[index]  # (20, 1, 64, 64)
+    predictor = load_predictor(model, "cpu")
+    with torch.inference_mode():
+        pred = predictor.net.rollout(seq[None, :10], 10)[0]
+
+    def rgb(frames: torch.Tensor) -> list:
+        u8 = (frames[:, 0].clamp(0, 1) * 255).round().byte().numpy()
+        return [img[..., None].repeat(3, axis=2) for img in u8]
+
+    write_strip(path, rgb(seq[:10]), rgb(seq[10:]),
+                {"framepred": rgb(pred), "copy-last": rgb(seq[9:10].expand(10, -1, -1, -1))},
+                max_context=4, thumb_width=64)  # fmt: skip
+
+
 def print_table(results: dict, extra: dict[str, str] | None = None) -> None:
     head = "| method | MSE | MAE | SSIM | PSNR |" + (" steps |" if extra else "")
     print(head)
@@ -74,12 +92,20 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--strip", type=Path, default=None, help="write a PNG strip of one test sequence and exit"
+    )
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.sequences} test sequences"
     )
+
+    if args.strip:
+        write_mmnist_strip(args.model, args.strip)
+        print(f"wrote {args.strip}")
+        return
 
     if not args.compare:
         predictor = load_predictor(args.model, "cpu", batch_size=64)
