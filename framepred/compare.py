@@ -25,7 +25,7 @@ import numpy as np
 
 from framepred.atomic import atomic_path
 from framepred.errors import VideoWriteError
-from framepred.video import VideoWriter
+from framepred.video_writer import VideoWriter
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 GREY = 96

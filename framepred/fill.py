@@ -37,7 +37,8 @@ from framepred.gaps import (
     runs,
     slots_from_spec,
 )
-from framepred.video import VideoInfo, VideoReader, VideoWriter, output_kind
+from framepred.video import VideoInfo, VideoReader
+from framepred.video_writer import VideoWriter, output_kind
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,8 @@ from framepred.forecasters import Forecaster, fill_context, get_forecaster, vide
 from framepred.gaps import Grid
 from framepred.predict import load_predictor, predict_array
 from framepred.span import write_span
-from framepred.video import VideoReader, output_kind
+from framepred.video import VideoReader
+from framepred.video_writer import output_kind
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from framepred.atomic import atomic_path
-from framepred.video import VideoInfo, VideoWriter, audio_codecs, ffmpeg_exe
+from framepred.video import VideoInfo
+from framepred.video_writer import VideoWriter, audio_codecs, ffmpeg_exe
 
 log = logging.getLogger(__name__)
 

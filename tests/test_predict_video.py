@@ -118,7 +118,7 @@ def test_npy_output_shapes_for_every_video_input_form(form, tmp_path):
         src = write_video(tmp_path / f"in.{form}", frames)
     else:
         src = tmp_path / ("in" if form == "folder" else "in.gif")
-        from framepred.video import VideoWriter
+        from framepred.video_writer import VideoWriter
 
         with VideoWriter(src, Fraction(25)) as w:
             for _, image in frames:

@@ -12,7 +12,8 @@ import pytest
 from conftest import gappy, moving_scene, read_all, write_video
 
 from framepred.errors import VideoOpenError, VideoWriteError
-from framepred.video import VideoReader, VideoWriter, probe, to_rgb8
+from framepred.video import VideoReader, probe, to_rgb8
+from framepred.video_writer import VideoWriter
 
 
 def test_reader_gives_exact_pts_and_rgb(tmp_path):
