@@ -111,3 +111,15 @@ def test_hello_toy_learns_the_next_character():
     predicted = "".join(chars[i] for i in logits.argmax(1).tolist())
     assert predicted == "ello"
     assert loss.item() < 0.05
+
+
+def test_one_step_at_a_time_equals_the_hoisted_sequence():
+    torch.manual_seed(0)
+    stack = ConvLSTM(2, [4, 3])
+    x = torch.randn(2, 5, 2, 7, 9)
+    full, _ = stack(x)
+    states, outs = None, []
+    for t in range(5):
+        out, states = stack(x[:, t : t + 1], states)
+        outs.append(out)
+    torch.testing.assert_close(torch.cat(outs, 1), full, atol=1e-5, rtol=1e-5)

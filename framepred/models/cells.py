@@ -207,6 +207,10 @@ class ConvLSTM(nn.Module):
         seq = x
         for li, cell in enumerate(self.cells):
             assert isinstance(cell, ConvLSTMCell | ConvRNNCell)  # ModuleList items are untyped
+            if t == 1:  # a single step (the forecaster's loop): one fused convolution over [x, h]
+                states[li] = cell(seq[:, 0], states[li])
+                seq = states[li][0].unsqueeze(1)
+                continue
             # The input-to-hidden convolution does not depend on h: do it for all T at once.
             w_x, w_h = cell.split_weights()
             xg = cell.input_gates(seq.flatten(0, 1), w_x).unflatten(
