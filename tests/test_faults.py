@@ -213,7 +213,9 @@ def test_full_disk_is_one_clear_error_and_no_output(tmp_path, gappy_mkv, full_di
 def test_full_disk_for_png_frames(tmp_path, gappy_mkv, monkeypatch):
     import framepred.video_writer
 
-    monkeypatch.setattr(framepred.video_writer.cv2, "imwrite", lambda *a: False)  # what a full disk gives
+    monkeypatch.setattr(
+        framepred.video_writer.cv2, "imwrite", lambda *a: False
+    )  # what a full disk gives
     out = tmp_path / "frames"
     result = _run("fill", gappy_mkv, "-o", out, "--method", "flow", "--no-progress")
     assert result.exit_code == 1 and "Error: cannot write" in result.output
