@@ -35,6 +35,7 @@ from tqdm import tqdm
 from framepred.baselines import Synthesizer, get_synthesizer
 from framepred.compare import psnr_u8
 from framepred.errors import InputShapeError, VideoOpenError
+from framepred.fill import METHODS
 from framepred.forecasters import (
     Forecaster,
     ModelForecaster,
@@ -47,7 +48,7 @@ from framepred.video import VideoReader
 
 log = logging.getLogger(__name__)
 
-FILL_METHODS = ("model", "flow", "blend", "repeat")
+FILL_METHODS = METHODS  # the methods `fill` offers
 FUTURE_METHODS = ("model", "copy-last", "flow")
 
 
