@@ -7,11 +7,58 @@ are. With kernel 1 on a 1x1 map it is exactly `torch.nn.LSTMCell` (tested).
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import FunctionCtx, once_differentiable
 
 State = tuple[Tensor, Tensor]  # (h, c), each (B, hidden_chs, H, W)
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
+class _FusedLSTMGates(torch.autograd.Function):
+    """c' = f . c + i . g and h' = o . tanh(c') with a hand-written backward.
+
+    Autograd's version records ~10 pointwise nodes per step and keeps their inputs; this one
+    keeps four tensors (the activated gates, c and tanh(c')) and writes dz into one buffer.
+    Same values as the plain path up to float rounding (tested).
+    """
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, z: Tensor, c: Tensor, offset: Tensor) -> tuple[Tensor, Tensor]:
+        hid = c.shape[1]
+        ifo = torch.sigmoid(z[:, : 3 * hid] + offset)  # (B, 3*hid, H, W)
+        g = torch.tanh(z[:, 3 * hid :])
+        i, f, o = ifo.chunk(3, dim=1)
+        c_new = torch.addcmul(f * c, i, g)
+        tc = torch.tanh(c_new)
+        ctx.save_for_backward(ifo, g, c, tc)
+        return o * tc, c_new
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, dh: Tensor | None, dc_new: Tensor | None) -> tuple:  # type: ignore[override]
+        ifo, g, c, tc = ctx.saved_tensors
+        i, f, o = ifo.chunk(3, dim=1)
+        hid = c.shape[1]
+        dz = torch.empty(c.shape[0], 4 * hid, *c.shape[2:], dtype=c.dtype, device=c.device)
+        dz_i, dz_f, dz_o, dz_g = dz.chunk(4, dim=1)
+        dc = torch.zeros_like(c) if dc_new is None else dc_new.clone()
+        if dh is not None:
+            torch.mul(dh, tc, out=dz_o)  # d o
+            dc.addcmul_(dh * o, 1 - tc * tc)
+        else:
+            dz_o.zero_()
+        d_ifo = dz[:, : 3 * hid]
+        torch.mul(dc, g, out=dz_i)  # d i
+        torch.mul(dc, c, out=dz_f)  # d f
+        d_ifo.mul_(ifo * (1 - ifo))  # through the sigmoid
+        torch.mul(dc, i, out=dz_g)
+        dz_g.mul_(1 - g * g)  # through the tanh
+        dc_prev = dc * f if ctx.needs_input_grad[1] else None
+        return dz, dc_prev, None
 
 
 class ConvLSTMCell(nn.Module):
@@ -29,7 +76,17 @@ class ConvLSTMCell(nn.Module):
         norm_groups: if > 0, GroupNorm over the 4*hidden gate pre-activations (stabilises
             deep stacks); 0 disables it.
         forget_bias: added to the forget gate so early training remembers by default.
+
+    Speed options (attributes, off by default; `set_fast_paths` sets them on a whole model;
+    each gives the plain path's values up to float rounding, see tests/test_fast_paths.py):
+        fused_gates: the gate nonlinearities as one autograd node (`_FusedLSTMGates`);
+            only without peepholes or GroupNorm.
+        skip_zero_state: with no incoming state, h = 0, so the first step convolves x alone
+            (the plain path convolves [x, 0]).
     """
+
+    fused_gates = False
+    skip_zero_state = False
 
     def __init__(
         self,
@@ -79,8 +136,11 @@ class ConvLSTMCell(nn.Module):
         `split_weights`) let `ConvLSTM` hoist work out of the time loop; the result is the
         same as the plain fused convolution over [x, h].
         """
+        zero = state is None and self.skip_zero_state
         h, c = state if state is not None else self.init_state(x)
-        if x_gates is None:
+        if zero:  # W_h * 0 = 0: only the input half of the convolution is needed
+            z = x_gates if x_gates is not None else self.input_gates(x)
+        elif x_gates is None:
             z = self.gates(torch.cat([x, h], dim=1))  # (B, 4*hid, H, W)
         else:
             if w_h is None:
@@ -88,6 +148,9 @@ class ConvLSTMCell(nn.Module):
             z = x_gates + F.conv2d(h, w_h, padding=self.gates.padding)
         z = self.norm(z)
         hid = self.hidden_chs
+        if self.fused_gates and not self.peephole and isinstance(self.norm, nn.Identity):
+            h, c = _FusedLSTMGates.apply(z, c, self.gate_offset)
+            return h, c
         if self.peephole:
             i, f, o, g = z.chunk(4, dim=1)
             i = torch.sigmoid(i + self.w_ci * c)
@@ -177,7 +240,14 @@ class ConvLSTM(nn.Module):
         kernel_size: gate-convolution kernel.
         cell: "convlstm" or "convrnn".
         peephole, norm_groups: passed to `ConvLSTMCell`.
+
+    `hoist_input` (attribute, default True): compute the input-to-hidden convolution for
+    all T steps at once, then only W_h * h per step. False runs the fused [x, h]
+    convolution at every step instead, which is faster where the input has few channels
+    (benchmarks/train_speed.py measures both).
     """
+
+    hoist_input = True
 
     def __init__(
         self,
@@ -211,6 +281,15 @@ class ConvLSTM(nn.Module):
                 states[li] = cell(seq[:, 0], states[li])
                 seq = states[li][0].unsqueeze(1)
                 continue
+            if not self.hoist_input:  # the fused [x, h] convolution at every step
+                state = states[li]
+                outs = []
+                for x_t in seq.unbind(1):
+                    state = cell(x_t, state)
+                    outs.append(state[0])
+                states[li] = state
+                seq = torch.stack(outs, dim=1)
+                continue
             # The input-to-hidden convolution does not depend on h: do it for all T at once.
             w_x, w_h = cell.split_weights()
             xg = cell.input_gates(seq.flatten(0, 1), w_x).unflatten(
@@ -226,3 +305,26 @@ class ConvLSTM(nn.Module):
             states[li] = state
             seq = torch.stack(outs, dim=1)
         return seq, states
+
+
+def set_fast_paths(
+    model: ModuleT,
+    *,
+    hoist_input: bool | None = None,
+    fused_gates: bool | None = None,
+    skip_zero_state: bool | None = None,
+) -> ModuleT:
+    """Set the speed options of every `ConvLSTM` / `ConvLSTMCell` inside `model`.
+
+    None leaves an option as it is. Returns `model`. The options change speed, not results
+    (beyond float rounding).
+    """
+    for m in model.modules():
+        if isinstance(m, ConvLSTM) and hoist_input is not None:
+            m.hoist_input = hoist_input
+        if isinstance(m, ConvLSTMCell):
+            if fused_gates is not None:
+                m.fused_gates = fused_gates
+            if skip_zero_state is not None:
+                m.skip_zero_state = skip_zero_state
+    return model
