@@ -14,7 +14,7 @@ import torch
 from conftest import moving_scene, read_all, write_video
 from torch.utils.data import ConcatDataset, DataLoader
 
-from framepred.data.clips import ClipWindows, Window, find_clips, make_dataset
+from framepred.data.clips import ClipWindows, Window, find_clips, has_scene_cut, make_dataset
 from framepred.data.synthetic import SyntheticMotion
 from framepred.errors import VideoOpenError
 
@@ -194,3 +194,15 @@ def test_make_dataset_mixes_synthetic_and_footage(tmp_path: Path) -> None:
     val = make_dataset(["synthetic"], split="val", length=3, size=(32, 32))
     assert isinstance(val, SyntheticMotion) and torch.equal(val[2], val[2])
     assert isinstance(make_dataset([path], length=3), ClipWindows)
+
+
+def test_training_windows_skip_scene_cuts(tmp_path: Path) -> None:
+    def shot(i: int) -> np.ndarray:  # frames 0-9 one shot, 10-19 another (inverted colours)
+        return scene(i) if i < 10 else 255 - scene(i)
+
+    assert has_scene_cut([shot(9), shot(10)]) and not has_scene_cut([shot(3), shot(4), shot(5)])
+    path = write_video(tmp_path / "cut.mkv", [(Fraction(i, 25), shot(i)) for i in range(20)])
+    data = ClipWindows([path], length=4, size=(48, 64), strides=(1,), split="all", seed=0)
+    for i in range(20):
+        frames = list(as_uint8(data[i]))
+        assert not has_scene_cut(frames), f"item {i} spans the cut"
