@@ -49,10 +49,19 @@ def _check_frames(ctx: click.Context, param: click.Parameter, value: str | None)
     type=click.Choice(METHODS),
     default="model",
     show_default=True,
-    help="model (a framepred checkpoint; flow until a default model is shipped), or the "
+    help="model (the learned motion model; --model picks the checkpoint), or the "
     "classical flow (DIS optical flow), blend (cross-fade), repeat (nearest frame).",
 )
 @model_option
+@click.option(
+    "--adapt",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="STEPS",
+    help="First fine-tune the model for STEPS steps on this video's own frames (hide known "
+    "frames, learn to bring them back); reports held-out PSNR before and after.",
+)
 @click.option(
     "--max-gap",
     type=click.IntRange(min=1),
@@ -94,6 +103,7 @@ def fill_command(
     frames: str | None,
     method: str,
     model: str | None,
+    adapt: int,
     max_gap: int,
     on_long_gap: str,
     fps: float | None,
@@ -126,7 +136,15 @@ def fill_command(
         device=device,
         overwrite=overwrite,
         progress=not no_progress,
+        adapt=adapt,
     )
+    if result.adapt:
+        a = result.adapt
+        click.echo(
+            f"adapted {a['steps']} steps in {a['seconds']:.0f} s: held-out PSNR "
+            f"{a['psnr_before']:.2f} -> {a['psnr_after']:.2f} dB",
+            err=True,
+        )
     click.echo(
         f"wrote {output}: {result.n_slots} frames at {result.frame_rate} fps, "
         f"{result.n_filled} synthesized ({result.method}) in {len(result.gaps)} gaps",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from framepred.train import PRESETS, TrainConfig, train
+from framepred.train import PRESETS, TrainConfig, task_of, train
 
 
 @click.command("train")
@@ -21,9 +21,8 @@ from framepred.train import PRESETS, TrainConfig, train
 @click.option(
     "--preset",
     type=click.Choice(sorted(PRESETS)),
-    default="mmnist",
-    show_default=True,
-    help="Model size preset.",
+    default=None,
+    help="Model preset [default: mmnist for mmnist, motion for clips/synthetic].",
 )
 @click.option(
     "--max-steps",
@@ -47,16 +46,15 @@ from framepred.train import PRESETS, TrainConfig, train
 @click.option(
     "--lr",
     type=click.FloatRange(min=0, min_open=True),
-    default=2e-3,
-    show_default=True,
-    help="Peak learning rate (AdamW).",
+    default=None,
+    help="Peak learning rate of AdamW [default: 2e-3 for mmnist, 1e-3 for motion].",
 )
 @click.option(
     "--loss",
     type=click.Choice(["bce", "mse", "l1"]),
     default="bce",
     show_default=True,
-    help="Training loss.",
+    help="Training loss of mmnist (motion models use Charbonnier L1).",
 )
 @click.option(
     "--ssim-weight",
@@ -112,15 +110,22 @@ from framepred.train import PRESETS, TrainConfig, train
     show_default=True,
     help="Write last.ckpt every N steps, so --resume loses at most N steps after a crash.",
 )
+@click.option(
+    "--working",
+    type=click.IntRange(min=32),
+    default=96,
+    show_default=True,
+    help="Motion models: side of the working-resolution training crops.",
+)
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def train_command(
     data: tuple[str, ...],
     out: Path,
-    preset: str,
+    preset: str | None,
     max_steps: int | None,
     max_time: float | None,
     batch_size: int,
-    lr: float,
+    lr: float | None,
     loss: str,
     ssim_weight: float,
     precision: str,
@@ -134,12 +139,18 @@ def train_command(
     resume: bool,
     val_every: int,
     ckpt_every: int,
+    working: int,
     no_progress: bool,
 ) -> None:
-    """Train a model on DATA (`mmnist`: Moving MNIST generated on the fly).
+    """Train a model on DATA and print the final checkpoint's path as the last stdout line.
 
-    Prints the path of the final checkpoint as the last line of stdout.
+    DATA is `mmnist` (Moving MNIST generated on the fly: the pixel forecaster), or any mix of
+    video files, folders of videos or numbered frames, and `synthetic` (motion generated from
+    the shipped photos; `synthetic:DIR` uses your own): the motion model that fills gaps.
     """
+    motion = task_of(list(data)) == "motion"
+    preset = preset or ("motion" if motion else "mmnist")
+    lr = lr or (1e-3 if motion else 2e-3)
     cfg = TrainConfig(
         data=list(data),
         out=out,
@@ -162,6 +173,7 @@ def train_command(
         val_every=val_every,
         ckpt_every=ckpt_every,
         progress=not no_progress,
+        working=working,
     )
     path = train(cfg)
     click.echo(str(path))

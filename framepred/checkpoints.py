@@ -4,7 +4,7 @@ Every load goes through `torch.load(..., weights_only=True)`, which only rebuild
 plain containers and refuses any pickled object that would run code. Two formats load:
 
 * a Lightning checkpoint written by `framepred train` (`state_dict` with the `net.` prefix,
-  `hyper_parameters["model"]` holding the `ModelConfig`), and
+  `hyper_parameters["model"]` holding the `ModelConfig` or `MotionConfig`), and
 * a slim export (`{"format": "framepred", "config": ..., "state_dict": ...}`), the form the
   built-in models ship in (`framepred/weights/<name>.pt`).
 """
@@ -21,8 +21,24 @@ import torch
 from framepred.atomic import atomic_path
 from framepred.errors import CheckpointError
 from framepred.models import EncoderForecaster, ModelConfig
+from framepred.models.motion import MotionConfig, MotionInterpolator
 
 FORMAT = "framepred"
+Net = EncoderForecaster | MotionInterpolator
+
+
+def config_from_dict(d: dict) -> ModelConfig | MotionConfig:
+    """The typed config of either network: motion models say `head: "motion"`."""
+    if d.get("head") == "motion":
+        return MotionConfig.from_dict(d)
+    return ModelConfig.from_dict(d)
+
+
+def build(config: ModelConfig | MotionConfig) -> Net:
+    """The (untrained) network a config describes."""
+    if isinstance(config, MotionConfig):
+        return MotionInterpolator(config)
+    return EncoderForecaster(config)
 
 
 def builtin_names() -> list[str]:
@@ -73,7 +89,7 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
 
 def _config_and_weights(
     obj: dict[str, Any], path: Path
-) -> tuple[ModelConfig, dict[str, torch.Tensor], dict]:
+) -> tuple[ModelConfig | MotionConfig, dict[str, torch.Tensor], dict]:
     if obj.get("format") == FORMAT:
         config, state, meta = obj.get("config"), obj["state_dict"], dict(obj.get("meta", {}))
     else:  # a Lightning checkpoint from `framepred train`
@@ -88,15 +104,13 @@ def _config_and_weights(
         if config is None and not state:
             raise CheckpointError(f"not a framepred checkpoint: {path}")
     try:
-        cfg = ModelConfig.from_dict(dict(config or {}))
+        cfg = config_from_dict(dict(config or {}))
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"checkpoint has an invalid model config: {path} ({err})") from None
     return cfg, state, meta
 
 
-def load_model(
-    model: str | Path, device: str | torch.device = "cpu"
-) -> tuple[EncoderForecaster, dict]:
+def load_model(model: str | Path, device: str | torch.device = "cpu") -> tuple[Net, dict]:
     """Rebuild the network stored in a checkpoint (path or built-in name), in eval mode.
 
     Returns the model and a small dict of metadata (context/horizon it was trained for, ...).
@@ -104,7 +118,7 @@ def load_model(
     path = resolve(model)
     cfg, state, meta = _config_and_weights(read_checkpoint(path), path)
     try:
-        net = EncoderForecaster(cfg)
+        net = build(cfg)
         net.load_state_dict(state, strict=True)
     except (RuntimeError, ValueError, TypeError) as err:
         first = str(err).strip().splitlines()[0]
@@ -115,7 +129,7 @@ def load_model(
     return net.to(device).eval(), meta
 
 
-def export_model(net: EncoderForecaster, path: Path | str, meta: dict | None = None) -> Path:
+def export_model(net: Net, path: Path | str, meta: dict | None = None) -> Path:
     """Write a slim, weights-only checkpoint (the built-in model format), atomically."""
     path = Path(path)
     payload = {

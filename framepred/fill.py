@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from framepred.atomic import atomic_path, check_writable_target
 from framepred.baselines import Flow, Repeat, Synthesizer, get_synthesizer
-from framepred.errors import VideoOpenError, VideoWriteError
+from framepred.errors import InputShapeError, VideoOpenError, VideoWriteError
 from framepred.gaps import (
     Gap,
     GapScan,
@@ -73,6 +73,7 @@ class FillReport:
     collisions: int = 0  # frames dropped because an earlier frame held their slot (VFR)
     damaged: bool = False  # decoding stopped early at damaged data
     seconds: float = 0.0
+    adapt: dict | None = None  # per-video adaptation: steps, seconds, PSNR before/after
 
     @property
     def n_filled(self) -> int:
@@ -139,9 +140,17 @@ def make_synthesizer(method: str, model=None, device: str = "auto", predictor=No
         if builtin is None:
             log.warning("no learned default model is shipped yet; using --method flow")
             return Flow()
-    from framepred.predict import load_predictor
+    from framepred.checkpoints import load_model
+    from framepred.models.motion import MotionInterpolator
+    from framepred.predict import FramePredictor, pick_device
 
-    return ModelSynthesizer(load_predictor(model or "default", device=device))
+    dev = pick_device(device)
+    net, meta = load_model(model or "default", dev)
+    if isinstance(net, MotionInterpolator):
+        from framepred.motion_fill import MotionSynthesizer
+
+        return MotionSynthesizer(net, dev)
+    return ModelSynthesizer(FramePredictor(net, dev, context_frames=int(meta.get("context") or 10)))
 
 
 def declared_slots(info: VideoInfo) -> int | None:
@@ -232,6 +241,7 @@ def fill_video(
     progress: bool = True,
     fps: Fraction | float | None = None,
     predictor=None,
+    adapt: int = 0,
 ) -> FillReport:
     """Write `output`: the input on its nominal frame grid with every missing slot synthesized.
 
@@ -250,6 +260,8 @@ def fill_video(
         report: write the report as JSON here.
         fps: override the nominal frame rate (image folders default to 25).
         predictor: an already loaded predictor object (tests, API use).
+        adapt: fine-tune the motion model for this many steps on the video's own known
+            frames before filling (`framepred.adapt`); 0 skips it.
     """
     input, output = Path(input), Path(output)
     t0 = time.perf_counter()
@@ -259,6 +271,7 @@ def fill_video(
     if report is not None:
         check_writable_target(Path(report))
     synth = make_synthesizer(method, model, device, predictor)
+    adapted = _adapt(synth, input, fps, adapt, progress) if adapt > 0 else None
     with VideoReader(input, fps) as reader:
         info = reader.info
         scan = inspect_video(input, detect=(), frames=None, fps=fps, info=info, max_gap=max_gap)
@@ -266,6 +279,7 @@ def fill_video(
         explicit = slots_from_spec(frames, n_slots)
         mapper = SlotMapper(Grid(info.start, info.interval), frozenset(detect), explicit)
         result = FillReport(str(input), str(output), str(info.frame_rate), 0, 0, synth.name)
+        result.adapt = adapted
         bar = tqdm(total=n_slots, unit="frame", file=sys.stderr, disable=not progress,
                    desc="fill", dynamic_ncols=True, leave=False)  # fmt: skip
         with bar, VideoWriter(output, info.frame_rate, crf=crf, preset=preset, rotation=info.rotation,
@@ -291,6 +305,26 @@ def fill_video(
             reason = err.strerror or str(err)
             raise VideoWriteError(f"wrote {output}, but cannot write {report}: {reason}") from None
     return result
+
+
+def _adapt(synth: Synthesizer, input: Path, fps, steps: int, progress: bool) -> dict:
+    """Fine-tune the model of `synth` on the input's decoded frames (motion models only)."""
+    from dataclasses import asdict
+
+    from framepred.adapt import adapt
+    from framepred.motion_fill import MotionSynthesizer
+
+    if not isinstance(synth, MotionSynthesizer):
+        raise ValueError("--adapt needs the learned motion model (--method model)")
+    with VideoReader(input, fps) as reader:
+        try:
+            net, res = adapt(synth.net, (f.image for f in reader), steps, device=synth.device,
+                             progress=progress)  # fmt: skip
+        except ValueError as err:
+            raise InputShapeError(f"cannot adapt to {input}: {err}") from None
+    synth.net = net
+    log.info("%s", res.summary())
+    return asdict(res)
 
 
 def _fill_stream(items, synth: Synthesizer, info: VideoInfo, max_gap: int, on_long_gap: str,

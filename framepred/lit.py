@@ -136,9 +136,12 @@ class FramePredictorModule(L.LightningModule):
 
     # -- learning-rate schedule over the budget (steps or wall-clock) -------------------------
     def lr_at(self, progress: float) -> float:
-        """Linear warm-up, then cosine decay to 2% of the peak, over progress in [0, 1]."""
-        peak, warm = self.hparams["lr"], self.hparams["warmup"]
-        if progress < warm:
-            return peak * max(progress / warm, 0.01)
-        t = min(1.0, (progress - warm) / max(1e-8, 1.0 - warm))
-        return peak * (0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * t)))
+        return warmup_cosine(progress, self.hparams["lr"], self.hparams["warmup"])
+
+
+def warmup_cosine(progress: float, peak: float, warm: float) -> float:
+    """Linear warm-up, then cosine decay to 2% of the peak, over progress in [0, 1]."""
+    if progress < warm:
+        return peak * max(progress / warm, 0.01)
+    t = min(1.0, (progress - warm) / max(1e-8, 1.0 - warm))
+    return peak * (0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * t)))

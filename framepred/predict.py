@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from framepred.checkpoints import load_model
-from framepred.errors import InputShapeError
+from framepred.errors import CheckpointError, InputShapeError
 from framepred.models import EncoderForecaster
 
 
@@ -92,6 +92,11 @@ def load_predictor(model: str | Path, device: str = "auto", batch_size: int = 16
     """Load a checkpoint (path or built-in name) as a ready-to-use `FramePredictor`."""
     dev = pick_device(device)
     net, meta = load_model(model, dev)
+    if not isinstance(net, EncoderForecaster):
+        raise CheckpointError(
+            f"{model} is a gap-filling motion model (use it with `fill`); prediction needs a "
+            "forecasting model such as mmnist or one trained with `framepred train mmnist`"
+        )
     return FramePredictor(net, dev, batch_size, context_frames=int(meta.get("context") or 10))
 
 

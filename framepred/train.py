@@ -1,8 +1,10 @@
 """Training as a function: the CLI calls it, the tests call it.
 
 `train()` builds the LightningModule and DataModule, runs `Trainer.fit` with checkpoints
-(last + best by `val/mse`) and a CSV log in the output folder, and returns the path of the
-final checkpoint. The learning rate follows warm-up + cosine over the *budget*, which is
+(last + best by validation score) and a CSV log in the output folder, and returns the path of
+the final checkpoint. Two tasks: `mmnist` trains the pixel encoder-forecaster on Moving MNIST;
+anything else (video files, folders of videos or frames, `synthetic` motion from photos)
+trains the motion model that fills gaps in natural video. The learning rate follows warm-up + cosine over the *budget*, which is
 steps or wall-clock time, whichever runs out first, so a `--max-time` run anneals properly.
 The same call scales out with Lightning's DDP (`devices=N, strategy="ddp"`), launched by
 torchrun or SLURM.
@@ -40,7 +42,24 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # A tiny model for tests and smoke runs.
     "tiny": {"in_chs": 1, "patch_size": 4, "stem_chs": 8, "stage_chs": [8, 8], "kernel_size": 3},
+    # The motion model for natural video (the shipped `default`).
+    "motion": {"head": "motion", "chs": [16, 32, 48, 64]},
+    # A tiny motion model for tests and smoke runs.
+    "motion-tiny": {"head": "motion", "chs": [4, 8, 8, 8]},
 }
+
+
+def task_of(data: list[str]) -> str:
+    """ "mmnist" for Moving MNIST, "motion" for clips/synthetic motion (never mixed)."""
+    if "mmnist" in data:
+        if len(data) > 1:
+            raise FramepredError("mmnist cannot be mixed with other training data")
+        return "mmnist"
+    return "motion"
+
+
+def is_motion_config(model: dict) -> bool:
+    return model.get("head") == "motion"
 
 
 @dataclass
@@ -71,7 +90,8 @@ class TrainConfig:
         None  # start from this model's weights (a path or built-in name); fine-tuning
     )
     val_every: int = 250  # validate every N steps
-    val_size: int = 256  # validation sequences
+    val_size: int = 256  # validation sequences (mmnist) or windows (motion)
+    working: int = 96  # motion task: working-resolution crop side; full-resolution is 1-3x
     ckpt_every: int = 100  # write last.ckpt every N steps (for resuming after a crash)
     progress: bool = True
     fast_dev_run: bool = False
@@ -95,9 +115,8 @@ class BudgetSchedule(Callback):
             if timer is not None:
                 fractions.append((timer.time_elapsed("train") or 0.0) / self.max_time)
         progress = min(1.0, max(fractions))
-        assert isinstance(module, FramePredictorModule)
-        module.progress = progress
-        lr = module.lr_at(progress)
+        module.progress = progress  # type: ignore[assignment]
+        lr = module.lr_at(progress)  # type: ignore[operator]
         for opt in trainer.optimizers:
             for group in opt.param_groups:
                 group["lr"] = lr
@@ -106,21 +125,23 @@ class BudgetSchedule(Callback):
 def _check_budget(cfg: TrainConfig) -> None:
     if cfg.max_steps <= 0 and not cfg.max_time and not cfg.fast_dev_run:
         raise FramepredError("give a training budget: --max-steps and/or --max-time")
-    for item in cfg.data:
-        if item != "mmnist":
-            raise FramepredError(
-                f"unsupported training data {item!r}: only 'mmnist' can be trained on in this version"
-            )
+    if not cfg.data:
+        raise FramepredError("no training data given")
+    task = task_of(cfg.data)
+    if (task == "motion") != is_motion_config(cfg.model):
+        raise FramepredError(
+            "--preset does not fit the data: use mmnist/tiny with mmnist, motion/motion-tiny "
+            "with clips or synthetic"
+        )
 
 
 def _check_resumable(last: Path, cfg: TrainConfig) -> None:
     """A clear error, before Lightning loads it, for a corrupt, unsafe or mismatched last.ckpt."""
-    from framepred.checkpoints import read_checkpoint
-    from framepred.models import ModelConfig
+    from framepred.checkpoints import config_from_dict, read_checkpoint
 
     saved = (read_checkpoint(last).get("hyper_parameters") or {}).get("model")
     try:
-        same = ModelConfig.from_dict(dict(saved or {})) == ModelConfig.from_dict(dict(cfg.model))
+        same = config_from_dict(dict(saved or {})) == config_from_dict(dict(cfg.model))
     except (TypeError, ValueError):
         same = False
     if not same:
@@ -152,6 +173,53 @@ def _merge_metrics(history: Path, metrics: Path) -> None:
     history.unlink()
 
 
+def _task_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataModule]:
+    """Moving MNIST: the pixel encoder-forecaster and generated digit sequences."""
+    from framepred.data.mmnist import MovingMNISTDataModule
+
+    module = FramePredictorModule(
+        model=cfg.model,
+        loss=cfg.loss,
+        lr=cfg.lr,
+        ssim_weight=cfg.ssim_weight,
+        teacher_decay=cfg.teacher_decay,
+    )
+    data = MovingMNISTDataModule(
+        batch_size=cfg.batch_size, num_workers=cfg.num_workers, val_length=cfg.val_size
+    )
+    return module, data
+
+
+def _motion_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataModule]:
+    """Clips and synthetic motion: the motion model and gap batches cut from windows."""
+    from framepred.data.clips import make_dataset
+    from framepred.data.interp import GapDataModule
+    from framepred.lit_motion import MotionFillModule
+
+    module = MotionFillModule(model=cfg.model, lr=cfg.lr)
+    scales = (1, 2, 3)
+    side = cfg.working * max(scales)
+    window = 3 + 2 * module.config.context  # the longest gap trained on, plus context
+    try:
+        train_set = make_dataset(cfg.data, split="train", length=window, size=(side, side))
+        val_set = make_dataset(
+            cfg.data, split="val", length=window, size=(side, side), seed=cfg.seed + 1
+        )
+    except (OSError, ValueError) as err:
+        raise FramepredError(f"cannot use the training data: {err}") from None
+    data = GapDataModule(
+        train_set,
+        val_set,
+        batch_size=cfg.batch_size,
+        num_workers=cfg.num_workers,
+        val_batches=max(1, cfg.val_size // cfg.batch_size),
+        working=cfg.working,
+        scales=scales,
+        context=module.config.context,
+    )
+    return module, data
+
+
 def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Path:
     """Train a model and return the path of its final checkpoint (`out/checkpoints/last.ckpt`).
 
@@ -159,9 +227,8 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
         cfg: the run's options.
         extra_callbacks: extra Lightning callbacks (for API users and tests).
     """
-    from framepred.data.mmnist import MovingMNISTDataModule
-
     _check_budget(cfg)
+    task = task_of(cfg.data)
     out = Path(cfg.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -187,23 +254,19 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
 
         start, _ = load_model(cfg.init)
         cfg.model = start.config.to_dict()
-    module = FramePredictorModule(
-        model=cfg.model,
-        loss=cfg.loss,
-        lr=cfg.lr,
-        ssim_weight=cfg.ssim_weight,
-        teacher_decay=cfg.teacher_decay,
-    )
+    module, data = _task_parts(cfg) if task == "mmnist" else _motion_parts(cfg)
     if start is not None:
-        module.net.load_state_dict(start.state_dict())
-    data = MovingMNISTDataModule(
-        batch_size=cfg.batch_size, num_workers=cfg.num_workers, val_length=cfg.val_size
+        module.net.load_state_dict(start.state_dict())  # type: ignore[union-attr]
+    monitor, best_name = (
+        ("val/mse", "best-step{step}-mse{val/mse:.1f}")
+        if task == "mmnist"
+        else ("val/loss", "best-step{step}-psnr{val/psnr:.2f}")
     )
     callbacks: list[Callback] = [
         ModelCheckpoint(
             dirpath=ckpt_dir,
-            filename="best-step{step}-mse{val/mse:.1f}",
-            monitor="val/mse",
+            filename=best_name,
+            monitor=monitor,
             mode="min",
             save_top_k=1,
             auto_insert_metric_name=False,

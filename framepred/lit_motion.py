@@ -1,0 +1,128 @@
+"""The LightningModule that trains the motion model (`MotionInterpolator`) to fill gaps.
+
+Batches come from `framepred.data.interp.GapBatches`: windows with a hidden gap, frames at
+full and working resolution, and DIS flows. The loss is the Charbonnier (smooth L1) error of
+the rendered full-resolution frames; validation also renders the classical `flow` result
+(the model with its corrections switched off) so `val/gain` says how many dB the learned
+part adds on the same frames.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from framepred.errors import TrainingError
+from framepred.lit import warmup_cosine
+from framepred.models.motion import MotionConfig, MotionInterpolator, Slot
+from framepred.models.warp import slot_flows
+
+
+def charbonnier(x: Tensor, eps: float = 1e-3) -> Tensor:
+    return torch.sqrt(x * x + eps * eps).mean()
+
+
+def psnr_u8(pred: Tensor, target: Tensor) -> Tensor:
+    """PSNR (dB) of frames in [0, 1] after rounding both to 8 bits, averaged per frame."""
+    p = pred.mul(255).round()
+    t = target.mul(255).round()
+    mse = (p - t).pow(2).flatten(1).mean(1).clamp_min(1e-10)
+    return (10 * torch.log10(255.0**2 / mse)).mean()
+
+
+class MotionFillModule(L.LightningModule):
+    """Train a `MotionInterpolator`.
+
+    Args:
+        model: a `MotionConfig` as a dict.
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW's decoupled weight decay.
+        warmup: fraction of the budget spent warming the learning rate up.
+    """
+
+    def __init__(
+        self,
+        model: dict | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        warmup: float = 0.03,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = MotionInterpolator(MotionConfig.from_dict(model or {}))
+        self.progress = 0.0  # fraction of the training budget used, set by BudgetSchedule
+
+    @property
+    def config(self) -> MotionConfig:
+        return self.net.config
+
+    def lr_at(self, progress: float) -> float:
+        return warmup_cosine(progress, self.hparams["lr"], self.hparams["warmup"])
+
+    def _unpack(self, batch: dict[str, Any]):
+        k, n = self.net.config.context, int(batch["n"])
+        full = batch["full"].float().div_(255.0)  # (B, T, 3, H, W)
+        small = batch["small"].float().div_(255.0)  # (B, T, 3, h, w)
+        if full.shape[1] != n + 2 * k:
+            raise TrainingError(f"batch windows have {full.shape[1]} frames, need {n + 2 * k}")
+        times = [(i + 1) / (n + 1) for i in range(n)]
+        return k, n, full, small, times
+
+    def _shared_step(self, batch: dict[str, Any], stage: str) -> Tensor:
+        k, n, full, small, times = self._unpack(batch)
+        f01, f10 = batch["f01"].float(), batch["f10"].float()
+        slots = self.net(small[:, :k], small[:, k + n :], f01, f10, times)
+        a, b = full[:, k - 1], full[:, k + n]
+        preds = [self.net.render(a, b, s, clamp=stage != "train") for s in slots]
+        pred = torch.stack(preds, 1)  # (B, n, 3, H, W)
+        truth = full[:, k : k + n]
+        loss = charbonnier(pred - truth)
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"non-finite {stage} loss ({loss.item()}) at step {self.global_step}; "
+                "lower the learning rate or check the data"
+            )
+        on_step, bs = stage == "train", full.shape[0]
+        self.log(
+            f"{stage}/loss",
+            loss,
+            prog_bar=True,
+            on_step=on_step,
+            on_epoch=not on_step,
+            batch_size=bs,
+        )
+        if stage != "train":
+            base = [
+                self.net.render(a, b, self._classical(s, f01, f10, t))
+                for s, t in zip(slots, times, strict=True)
+            ]
+            psnr = psnr_u8(pred.flatten(0, 1), truth.flatten(0, 1))
+            psnr_flow = psnr_u8(torch.stack(base, 1).flatten(0, 1), truth.flatten(0, 1))
+            self.log(f"{stage}/psnr", psnr, prog_bar=True, batch_size=bs)
+            self.log(f"{stage}/psnr_flow", psnr_flow, batch_size=bs)
+            self.log(f"{stage}/gain", psnr - psnr_flow, prog_bar=True, batch_size=bs)
+        return loss
+
+    @staticmethod
+    def _classical(slot: Slot, f01: Tensor, f10: Tensor, t: float) -> Slot:
+        """The slot with the learned corrections removed: the classical flow method."""
+        ft0, ft1 = slot_flows(f01, f10, t)
+        zero = torch.zeros_like(slot.logit)
+        return Slot(ft0, ft1, zero, torch.zeros_like(slot.residual), slot.base_alpha)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        return self._shared_step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        return self._shared_step(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        return self._shared_step(batch, "test")
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.AdamW(
+            self.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"]
+        )

@@ -1,0 +1,208 @@
+"""The motion model for natural video: a ConvLSTM encoder-forecaster with a motion head.
+
+Filling the slots between known frames A (time 0) and B (time 1):
+
+    context frames P, A  --ConvLSTM forward-->  \\
+                                                 fuse -> initial state of the forecaster
+    context frames N, B  --ConvLSTM backward--> /
+    for each missing slot t (in order):
+        slot input (A, B, both warped to t by the classical flow, the flows, visibilities, t)
+          -> strided encoder -> forecaster ConvLSTM step -> decoder with skips -> motion head
+        motion head: flow corrections for t->A and t->B, a blend-mask correction, a residual
+
+The recurrent part and the head run at a working resolution (longer side `max_side`); the
+flows, mask and residual are then scaled up and applied to the full-resolution A and B, so
+cost barely grows with the video's size and the output stays sharp. The head's last layer
+starts at zero, so an untrained model reproduces the classical `flow` method exactly; training
+only has to learn corrections. The two input flows are DIS optical flow (OpenCV), computed by
+the caller at the working resolution (`framepred.interp_data.dis_flows`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from functools import partial
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from framepred.models.cells import ConvLSTM, ConvLSTMCell, State
+from framepred.models.warp import backward_warp, blend_weight, fb_error, slot_flows, upscale_flow
+
+SLOT_CHS = 20  # channels of one slot's input, see `MotionInterpolator._slot_input`
+
+
+@dataclass
+class MotionConfig:
+    """Everything needed to rebuild a `MotionInterpolator`."""
+
+    head: str = "motion"  # marks the config in checkpoints (pixel models say "pixels")
+    chs: tuple[int, ...] = (16, 32, 48, 64)  # channels at working resolution /1, /2, /4, /8
+    kernel_size: int = 3  # ConvLSTM gate kernel
+    max_side: int = 320  # working resolution: longer side of the flow and network input
+    context: int = 2  # known frames used on each side of a gap
+    flow_scale: float = 8.0  # flows are divided by this on the way into the network
+    flow_step: float = 1.0  # a unit of the head's flow correction, in working-resolution pixels
+    residual_scale: float = 0.2  # bound of the residual's typical size, in [0, 1] intensity
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["chs"] = list(self.chs)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MotionConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown motion config keys: {sorted(unknown)}")
+        d = dict(d)
+        if "chs" in d:
+            d["chs"] = tuple(int(c) for c in d["chs"])
+        if d.get("head", "motion") != "motion":
+            raise ValueError("not a motion model config")
+        if len(d.get("chs", cls.chs)) != 4:
+            raise ValueError("chs must list 4 channel counts")
+        return cls(**d)
+
+    @property
+    def stride(self) -> int:
+        return 8
+
+
+class Slot(NamedTuple):
+    """One synthesized slot at working resolution: flows t->A and t->B (pixels), the logit of
+    A's blend weight, and an additive residual (B, 3, h, w)."""
+
+    ft0: Tensor
+    ft1: Tensor
+    logit: Tensor
+    residual: Tensor
+    base_alpha: Tensor  # the classical method's weight of A, (B, 1, h, w)
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.LeakyReLU(0.1))
+
+
+def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:
+    if x.shape[-2:] == size:
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def _logit(p: Tensor, eps: float = 1e-4) -> Tensor:
+    p = p.clamp(eps, 1 - eps)
+    return torch.log(p) - torch.log1p(-p)
+
+
+class MotionInterpolator(nn.Module):
+    """Bidirectional ConvLSTM encoder-forecaster with a motion head (see the module doc)."""
+
+    def __init__(self, config: MotionConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or MotionConfig()
+        c0, c1, c2, c3 = cfg.chs
+        self.encoder = nn.ModuleList(
+            [
+                nn.Sequential(_conv(SLOT_CHS, c0), _conv(c0, c0)),
+                nn.Sequential(_conv(c0, c1, 2), _conv(c1, c1)),
+                nn.Sequential(_conv(c1, c2, 2), _conv(c2, c2)),
+                _conv(c2, c3, 2),
+            ]
+        )
+        self.context_encoder = nn.Sequential(_conv(3, c0, 2), _conv(c0, c1, 2), _conv(c1, c3, 2))
+        self.past = ConvLSTM(c3, [c3], cfg.kernel_size)
+        self.future = ConvLSTM(c3, [c3], cfg.kernel_size)
+        self.fuse = nn.Conv2d(4 * c3, 2 * c3, 1)
+        self.forecaster = ConvLSTMCell(c3, c3, cfg.kernel_size)
+        self.decoder = nn.ModuleList([_conv(c3 + c2, c2), _conv(c2 + c1, c1), _conv(c1 + c0, c0)])
+        self.head = nn.Conv2d(c0, 8, 3, padding=1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)  # type: ignore[arg-type]
+
+    # -- the network at working resolution --------------------------------------------------
+    def _pad(self, x: Tensor) -> Tensor:
+        s = self.config.stride
+        ph, pw = (-x.shape[-2]) % s, (-x.shape[-1]) % s
+        return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+    def _initial_state(self, past: Tensor, future: Tensor) -> State:
+        """past: (B, K, 3, h, w) frames up to A (A last); future: frames from B on (B first)."""
+        b, k = past.shape[:2]
+        feats = self.context_encoder(self._pad(torch.cat([past, future], 1).flatten(0, 1)))
+        feats = feats.unflatten(0, (b, 2 * k))
+        _, (sp,) = self.past(feats[:, :k])
+        _, (sf,) = self.future(feats[:, k:].flip(1))  # backward in time: N, then B
+        h, c = self.fuse(torch.cat([sp[0], sp[1], sf[0], sf[1]], 1)).chunk(2, 1)
+        return torch.tanh(h), c
+
+    def _slot_input(self, a: Tensor, b: Tensor, f01: Tensor, f10: Tensor, e0, e1, t: float):
+        ft0, ft1 = slot_flows(f01, f10, t)
+        alpha, v0, v1 = blend_weight(ft0, ft1, e0, e1, t)
+        wa, wb = backward_warp(a, ft0), backward_warp(b, ft1)
+        fs = self.config.flow_scale
+        tt = torch.full_like(alpha, t)
+        x = torch.cat([a, b, wa, wb, ft0 / fs, ft1 / fs, alpha, v0, v1, tt], 1)
+        return x, ft0, ft1, alpha
+
+    def forward(
+        self, past: Tensor, future: Tensor, f01: Tensor, f10: Tensor, times: list[float]
+    ) -> list[Slot]:
+        """Synthesize the slots at `times` (fractions in (0, 1)) at working resolution.
+
+        Args:
+            past: (B, K, 3, h, w) known frames before the gap in time order, A last.
+            future: (B, K, 3, h, w) known frames after the gap in time order, B first.
+            f01, f10: (B, 2, h, w) optical flow A->B and B->A in working-resolution pixels.
+            times: the slots' positions between A (0) and B (1), increasing.
+        """
+        h, w = f01.shape[-2:]
+        a, b = past[:, -1], future[:, 0]
+        e0, e1 = fb_error(f01, f10), fb_error(f10, f01)
+        state = self._initial_state(past, future)
+        fs, rs = self.config.flow_step, self.config.residual_scale
+        slots = []
+        for t in times:
+            x, ft0, ft1, alpha = self._slot_input(a, b, f01, f10, e0, e1, float(t))
+            skips = []
+            y = self._pad(x)
+            for stage in self.encoder:
+                y = stage(y)
+                skips.append(y)
+            state = self.forecaster(skips[-1], state)
+            y = state[0]
+            for dec, skip in zip(self.decoder, reversed(skips[:-1]), strict=True):
+                y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+                y = dec(torch.cat([y, skip], 1))
+            out = self.head(y)[..., :h, :w]
+            slots.append(
+                Slot(
+                    ft0=ft0 + fs * out[:, 0:2],
+                    ft1=ft1 + fs * out[:, 2:4],
+                    logit=out[:, 4:5],
+                    residual=rs * out[:, 5:8],
+                    base_alpha=alpha,
+                )
+            )
+        return slots
+
+    # -- full-resolution synthesis ------------------------------------------------------------
+    @staticmethod
+    def render(a: Tensor, b: Tensor, slot: Slot, clamp: bool = True) -> Tensor:
+        """Apply a slot's motion to the full-resolution frames A and B, (B, 3, H, W) in [0, 1].
+
+        With a zero motion head this is the classical `flow` method: both frames warped to t
+        and blended by the occlusion-aware weight.
+        """
+        size = (a.shape[-2], a.shape[-1])
+        ft0, ft1 = upscale_flow(slot.ft0, size), upscale_flow(slot.ft1, size)
+        up = partial(_resize, size=size)
+        # The classical weight, corrected in logit space by the learned term.
+        alpha = torch.sigmoid(_logit(up(slot.base_alpha), 1e-6) + up(slot.logit))
+        wa, wb = backward_warp(a, ft0), backward_warp(b, ft1)
+        out = wb + alpha * (wa - wb) + up(slot.residual)
+        return out.clamp(0, 1) if clamp else out

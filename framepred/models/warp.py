@@ -1,0 +1,97 @@
+"""Differentiable warping and the flow algebra of frame interpolation (torch, any device).
+
+Flows are in pixels, (B, 2, H, W) with x then y; `backward_warp(img, flow)` samples
+`img` at `p + flow(p)` with bilinear weights and replicated borders, which is what
+`cv2.remap(..., BORDER_REPLICATE)` does in the classical `flow` method, so the learned model
+starts from exactly the classical result.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+_GRIDS: dict[tuple[int, int, str, torch.dtype], Tensor] = {}
+
+
+def pixel_grid(h: int, w: int, like: Tensor) -> Tensor:
+    """(1, 2, H, W) pixel coordinates (x, y), cached per size/device/dtype."""
+    key = (h, w, str(like.device), like.dtype)
+    grid = _GRIDS.get(key)
+    if grid is None:
+        if len(_GRIDS) > 16:
+            _GRIDS.clear()
+        ys, xs = torch.meshgrid(
+            torch.arange(h, device=like.device, dtype=like.dtype),
+            torch.arange(w, device=like.device, dtype=like.dtype),
+            indexing="ij",
+        )
+        grid = _GRIDS[key] = torch.stack([xs, ys])[None]
+    return grid
+
+
+def backward_warp(img: Tensor, flow: Tensor) -> Tensor:
+    """Sample `img` (B, C, H, W) at p + flow(p); bilinear, borders replicated."""
+    _, _, h, w = img.shape
+    pos = pixel_grid(h, w, flow) + flow
+    gx = pos[:, 0] * (2.0 / max(w - 1, 1)) - 1.0
+    gy = pos[:, 1] * (2.0 / max(h - 1, 1)) - 1.0
+    grid = torch.stack([gx, gy], dim=-1)  # (B, H, W, 2)
+    return F.grid_sample(img, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def inside(flow: Tensor) -> Tensor:
+    """(B, 1, H, W): 1 where p + flow(p) lands inside the frame, 0.05 where it leaves it."""
+    _, _, h, w = flow.shape
+    pos = pixel_grid(h, w, flow) + flow
+    ok = (
+        (pos[:, :1] >= -0.5)
+        & (pos[:, :1] <= w - 0.5)
+        & (pos[:, 1:] >= -0.5)
+        & (pos[:, 1:] <= h - 0.5)
+    )
+    return torch.where(ok, 1.0, 0.05).to(flow.dtype)
+
+
+def fb_error(fwd: Tensor, bwd: Tensor, sigma: float = 1.0) -> Tensor:
+    """Forward-backward inconsistency (B, 1, H, W), relative to motion size: large where a
+    pixel of the source frame is not seen in the other one (occluded)."""
+    back = backward_warp(bwd, fwd)
+    d = fwd + back
+    mag = fwd.norm(dim=1, keepdim=True) + back.norm(dim=1, keepdim=True)
+    return d.norm(dim=1, keepdim=True) / (sigma + 0.05 * mag)
+
+
+def slot_flows(f01: Tensor, f10: Tensor, t: float) -> tuple[Tensor, Tensor]:
+    """Flows from time t back to frame 0 and to frame 1 (Jiang et al., Super SloMo, eq. 4):
+    exact for linear motion."""
+    ft0 = -(1 - t) * t * f01 + t * t * f10
+    ft1 = (1 - t) * (1 - t) * f01 - t * (1 - t) * f10
+    return ft0, ft1
+
+
+def blend_weight(
+    ft0: Tensor, ft1: Tensor, e0: Tensor, e1: Tensor, t: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Weight of frame 0 at time t (B, 1, H, W): time-linear, lowered where frame 0's pixel is
+    occluded (forward-backward check fails) or its source is off the frame; likewise frame 1.
+
+    Returns the weight and the two visibilities it came from.
+    """
+    v0 = torch.exp(-backward_warp(e0, ft0)) * inside(ft0)
+    v1 = torch.exp(-backward_warp(e1, ft1)) * inside(ft1)
+    w0 = (1 - t) * (v0 + 1e-6)
+    w1 = t * (v1 + 1e-6)
+    return w0 / (w0 + w1), v0, v1
+
+
+def upscale_flow(flow: Tensor, size: tuple[int, int]) -> Tensor:
+    """Resize a flow field to (H, W) and scale its vectors to the new pixel size (bilinear,
+    half-pixel centres, like `cv2.resize(INTER_LINEAR)`)."""
+    h, w = flow.shape[-2:]
+    if (h, w) == tuple(size):
+        return flow
+    up = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
+    scale = torch.tensor([size[1] / w, size[0] / h], device=flow.device, dtype=flow.dtype)
+    return up * scale.view(1, 2, 1, 1)

@@ -1,0 +1,120 @@
+"""Filling gaps with the learned motion model (`MotionInterpolator`) behind the synthesizer
+interface that `fill` and `eval` use.
+
+Per gap: the known frames on each side are scaled to the working resolution, DIS optical flow
+(OpenCV, as in the classical `flow` method) is computed between the two frames around the
+gap, the network corrects flows, blend weights and colour at that resolution, and the motion
+is applied to the full-resolution frames. A gap with frames on one side only (the start or the
+end of a video) repeats the nearest frame, as the classical methods do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from framepred.baselines import Blend, Flow, Repeat, Synthesizer, _check
+from framepred.models.motion import MotionInterpolator
+
+_DIS = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+
+
+def working_size(h: int, w: int, max_side: int) -> tuple[int, int]:
+    """(h', w') with the longer side at most `max_side`, aspect kept (never upscaled)."""
+    scale = min(1.0, max_side / max(h, w))
+    if scale >= 1.0:
+        return h, w
+    return max(8, round(h * scale)), max(8, round(w * scale))
+
+
+def grey_small(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The grey image DIS runs on: grey at full size, then area-resized to (h, w), as the
+    classical `flow` method does it."""
+    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    if grey.shape[:2] == tuple(size):
+        return grey
+    return cv2.resize(grey, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
+def dis_flows(
+    ga: np.ndarray, gb: np.ndarray, dis: cv2.DISOpticalFlow | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """DIS optical flow A->B and B->A of two grey uint8 images, (h, w, 2) float32 each."""
+    dis = dis or cv2.DISOpticalFlow.create(_DIS)
+    f01 = dis.calc(ga, gb, None)  # type: ignore[call-overload]
+    f10 = dis.calc(gb, ga, None)  # type: ignore[call-overload]
+    return f01, f10
+
+
+def resize_u8(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Area-resize an (H, W, 3) uint8 frame to (h, w) (a no-op at the same size)."""
+    if frame.shape[:2] == tuple(size):
+        return frame
+    return cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
+def to_tensor(frames: Sequence[np.ndarray], device: torch.device) -> torch.Tensor:
+    """(K, H, W, 3) uint8 -> (1, K, 3, H, W) float in [0, 1] on `device`."""
+    x = torch.from_numpy(np.ascontiguousarray(np.stack(frames))).to(device)
+    return x.permute(0, 3, 1, 2).float().div_(255.0)[None]
+
+
+def flow_tensor(flow: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(flow)).to(device).permute(2, 0, 1)[None]
+
+
+def _side(frames: Sequence[np.ndarray], k: int, before: bool) -> list[np.ndarray]:
+    """The k frames nearest the gap on one side, padded by repeating the outermost one."""
+    got = list(frames[-k:]) if before else list(frames[:k])
+    while len(got) < k:
+        got = [got[0], *got] if before else [*got, got[-1]]
+    return got
+
+
+class MotionSynthesizer(Synthesizer):
+    """The learned motion model as a synthesizer (`--method model`).
+
+    Args:
+        net: a trained `MotionInterpolator`.
+        device: where the network and the full-resolution warps run.
+    """
+
+    name = "model"
+
+    def __init__(self, net: MotionInterpolator, device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.net = net.to(self.device).eval()
+        self.context = net.config.context
+        self.dis = cv2.DISOpticalFlow.create(_DIS)
+
+    @torch.inference_mode()
+    def synthesize(self, before, after, times):
+        _check(before, after)
+        if not before or not after:
+            return Repeat().synthesize(before, after, times)
+        if min(before[-1].shape[:2]) < Flow.min_side:
+            return Blend().synthesize(before, after, times)
+        k = self.context
+        past, future = _side(before, k, True), _side(after, k, False)
+        h, w = past[-1].shape[:2]
+        size = working_size(h, w, self.net.config.max_side)
+        past_lr = [resize_u8(f, size) for f in past]
+        future_lr = [resize_u8(f, size) for f in future]
+        f01, f10 = dis_flows(grey_small(past[-1], size), grey_small(future[0], size), self.dis)
+        dev = self.device
+        slots = self.net(
+            to_tensor(past_lr, dev),
+            to_tensor(future_lr, dev),
+            flow_tensor(f01, dev),
+            flow_tensor(f10, dev),
+            [float(t) for t in times],
+        )
+        a, b = to_tensor([past[-1]], dev)[:, 0], to_tensor([future[0]], dev)[:, 0]
+        out = []
+        for slot in slots:
+            y = self.net.render(a, b, slot)[0]
+            out.append(y.mul(255.0).add_(0.5).clamp_(0, 255).byte().permute(1, 2, 0).cpu().numpy())
+        return out
