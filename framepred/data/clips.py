@@ -4,8 +4,11 @@ A source is a video file, a folder of numbered images (one clip), or a folder ho
 (searched recursively). Each clip is indexed once (the presentation times of its packets, read
 by demuxing without decoding; for a folder, its file list) and cached per process. An item
 decodes only its own window: seek to the keyframe at or before the window, decode forward,
-keep the window's frames. Memory does not grow with a video's length; each process keeps a
-few containers open (opened lazily, so a dataset pickles into DataLoader workers safely).
+keep the window's frames. Every decoded frame also goes into a per-process cache bounded by
+`cache_mb` (default 512 MB), so later windows of the same stretch skip decoding; memory does
+not grow with a video's length. Each process keeps a few containers open (opened lazily, so a
+dataset pickles into DataLoader workers safely). Training windows that span a scene cut (a
+jump in the frames' colour histograms) are drawn again.
 
 An item is `length` frames taken every `stride` frames (the stride is drawn from `strides`:
 frame-rate augmentation), cut to `size`. Training items are random (clip chosen in
@@ -241,7 +244,7 @@ class ClipWindows(Dataset):
         return sum(max(0, end - first - span + 1) for _, first, end in self.ranges)
 
     def _fixed_windows(self) -> list[Window]:
-        """Non-overlapping windows of every clip of the split, cycling through the strides."""
+        """Non-overlapping windows of every clip of the split, at each of the strides."""
         windows = []
         for stride in self.strides:
             span = (self.length - 1) * stride + 1
