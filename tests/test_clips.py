@@ -152,6 +152,7 @@ def test_small_videos_are_scaled_up_not_padded(tmp_path: Path) -> None:
     assert np.array_equal(as_uint8(data[0])[0], expected)
 
 
+@pytest.mark.filterwarnings("ignore:This DataLoader will create")
 def test_a_training_set_pickles_and_runs_in_dataloader_workers(tmp_path: Path) -> None:
     path = clip_mkv(tmp_path / "one.mkv")
     data = ClipWindows([path], length=3, size=(32, 32))
