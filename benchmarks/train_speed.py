@@ -1,0 +1,296 @@
+"""Training-step speed of the framepred ConvLSTM stack against the plain reference ConvLSTM.
+
+Both run the same stacked ConvLSTM (same channels, layers, kernel, batch, frame size, same
+initial weights) on Moving MNIST folded 4x4 by space-to-depth, with a 1x1 head predicting
+the next frame: forward over T steps, MSE, backward, AdamW. The *reference* calls each
+`ConvLSTMCell` step by step with one fused gate convolution over [x, h] (fp32);
+*framepred* is `framepred.models.cells.ConvLSTM` with its speed options. All variants run
+with `--threads` (default 1: on a shared 2-core machine a second thread mostly measures the
+neighbours); the thread lever runs both at torch's default thread count too. Every
+variant is timed in interleaved rounds (so load from other processes hits all alike);
+medians of wall time and of this process's CPU time (which a busy neighbour on a shared
+machine does not inflate; for one thread it is the work done) and the ratios against the
+reference are printed, then:
+
+* accuracy: the loss after a fixed number of AdamW steps from the same start, same batches,
+  for the reference and the framepred variants;
+* levers, each measured: hoisting the input convolution out of the time loop, the fused gate
+  nonlinearities, skipping the convolution of the all-zero first state, channels-last,
+  torch.compile, bf16 autocast, thread count;
+* achieved GFLOP/s of the recurrent convolutions (FLOPs counted by torch's FlopCounterMode,
+  time by the profiler) against this machine's measured matmul peak, fp32 and bf16.
+
+    python benchmarks/train_speed.py [--batch 8] [--frames 10] [--hidden 64,64] [--no-compile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from framepred.data.mmnist import load_digits, moving_mnist_sequence  # noqa: E402
+from framepred.models.cells import ConvLSTM, ConvLSTMCell, set_fast_paths  # noqa: E402
+
+FAST = {"hoist_input": False, "fused_gates": True, "skip_zero_state": True}
+
+
+class Stack(nn.Module):
+    """A ConvLSTM stack plus a 1x1 head; `plain=True` runs the reference loop."""
+
+    def __init__(self, in_chs: int, hidden: list[int], kernel: int, plain: bool) -> None:
+        super().__init__()
+        self.rnn = ConvLSTM(in_chs, hidden, kernel)
+        self.head = nn.Conv2d(hidden[-1], in_chs, 1)
+        self.plain = plain
+
+    def forward(self, x: Tensor) -> Tensor:  # x (B, T, C, H, W) -> next-frame logits
+        if self.plain:  # the reference: each cell, each step, fused conv over [x, h]
+            states: list = [None] * len(self.rnn.cells)
+            outs = []
+            for x_t in x.unbind(1):
+                for i, cell in enumerate(self.rnn.cells):
+                    assert isinstance(cell, ConvLSTMCell)
+                    states[i] = cell(x_t, states[i])
+                    x_t = states[i][0]
+                outs.append(x_t)
+            seq = torch.stack(outs, 1)
+        else:
+            seq = self.rnn(x)[0]
+        return self.head(seq.flatten(0, 1)).unflatten(0, seq.shape[:2])
+
+
+def batches(n: int, batch: int, frames: int, seed: int = 0) -> list[Tensor]:
+    """Moving MNIST (B, T+1, 16, 16, 16): 64x64 frames folded 4x4."""
+    rng, digits = np.random.default_rng(seed), load_digits("train")
+    out = []
+    for _ in range(n):
+        seqs = np.stack([moving_mnist_sequence(rng, digits, frames + 1) for _ in range(batch)])
+        x = torch.from_numpy(seqs).float().div_(255).unsqueeze(2)  # (B, T+1, 1, 64, 64)
+        out.append(F.pixel_unshuffle(x.flatten(0, 1), 4).unflatten(0, x.shape[:2]))
+    return out
+
+
+@contextlib.contextmanager
+def threads(n: int | None) -> Iterator[None]:
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+class Variant:
+    """A model, its optimizer and the context one training step runs in."""
+
+    def __init__(
+        self,
+        name: str,
+        model: Stack,
+        n_threads: int | None = None,
+        autocast: bool = False,
+        channels_last: bool = False,
+    ) -> None:
+        self.name, self.model, self.n_threads = name, model, n_threads
+        self.autocast, self.channels_last = autocast, channels_last
+        if channels_last:
+            model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
+        self.times: list[float] = []
+        self.cpu_times: list[float] = []
+
+    def prepare(self, seq: Tensor) -> Tensor:
+        if self.channels_last:  # every (B, C, H, W) frame strided as NHWC
+            return seq.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+        return seq
+
+    def step(self, seq: Tensor) -> float:
+        seq = self.prepare(seq)
+        with threads(self.n_threads), torch.autocast("cpu", torch.bfloat16, self.autocast):
+            logits = self.model(seq[:, :-1])
+            loss = F.mse_loss(torch.sigmoid(logits.float()), seq[:, 1:])
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+        return float(loss.detach())
+
+    def timed_step(self, seq: Tensor) -> None:
+        t0, c0 = time.perf_counter(), time.process_time()
+        self.step(seq)
+        self.times.append(time.perf_counter() - t0)
+        self.cpu_times.append(time.process_time() - c0)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu_times)
+
+
+def build(args: argparse.Namespace, plain: bool, **fast: bool) -> Stack:
+    torch.manual_seed(0)  # the same initial weights for every variant
+    model = Stack(16, args.hidden, args.kernel, plain)
+    set_fast_paths(model, **fast)
+    return model
+
+
+def time_round_robin(variants: list[Variant], data: list[Tensor], repeats: int) -> None:
+    for v in variants:  # warm-up (and torch.compile's compilation)
+        t0 = time.perf_counter()
+        v.step(data[0])
+        print(f"  warm-up {v.name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    for r in range(repeats):
+        for v in variants if r % 2 == 0 else variants[::-1]:
+            v.timed_step(data[(r + 1) % len(data)])
+
+
+def matmul_peak(dtype: torch.dtype, n: int) -> float:
+    """GFLOP/s of an n x n x n matmul (median of 5)."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    ts = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        a @ b
+        ts.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(ts) / 1e9
+
+
+def conv_rate(v: Variant, seq: Tensor) -> tuple[float, float, float]:
+    """(conv GFLOP, conv seconds, step seconds) of one training step."""
+    from torch.profiler import ProfilerActivity, profile
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        v.step(seq)
+    flops = sum(
+        n for op, n in counter.get_flop_counts()["Global"].items() if "convolution" in str(op)
+    )
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        t0 = time.perf_counter()
+        v.step(seq)
+        step = time.perf_counter() - t0
+    conv_us = sum(
+        e.self_cpu_time_total
+        for e in prof.key_averages()
+        if e.key in ("aten::mkldnn_convolution", "aten::convolution_backward")
+        or e.key.startswith("aten::_slow_conv2d")
+    )
+    return flops / 1e9, conv_us / 1e6, step
+
+
+def loss_after(variant: Variant, data: list[Tensor], steps: int) -> float:
+    """Mean loss over the last 3 of `steps` AdamW steps from the variant's initial weights."""
+    losses = [variant.step(data[i % len(data)]) for i in range(steps)]
+    return float(np.mean(losses[-3:]))
+
+
+def compiled(model: Stack) -> Stack:
+    """torch.compile each cell's step (the time loop stays in Python: no unrolling)."""
+    for cell in model.rnn.cells:
+        cell.compile(dynamic=False)
+    return model
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--frames", type=int, default=10, help="time steps per training sequence")
+    ap.add_argument("--hidden", default="64,64", help="hidden channels per layer")
+    ap.add_argument("--kernel", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=7, help="timed steps per variant")
+    ap.add_argument("--loss-steps", type=int, default=15, help="AdamW steps of the accuracy check")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of every variant")
+    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile lever")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
+    args = ap.parse_args()
+    args.hidden = [int(c) for c in args.hidden.split(",")]
+    if args.quick:
+        args.batch, args.frames, args.hidden, args.repeats, args.loss_steps = 2, 4, [8, 8], 2, 3
+    default_threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+          f"{args.threads} thread(s) ({default_threads} by torch's default)")  # fmt: skip
+    print(f"stack: 16 -> {args.hidden} chs, kernel {args.kernel}, batch {args.batch}, "
+          f"{args.frames} steps, 16x16 maps (Moving MNIST 64x64 folded 4x4)\n")  # fmt: skip
+    data = batches(4, args.batch, args.frames)
+
+    ref = Variant("reference (fused [x,h] conv per step)", build(args, True))
+    variants = [
+        ref,
+        Variant("framepred default (input conv hoisted)", build(args, False)),
+        Variant("  + no hoisting", build(args, False, hoist_input=False)),
+        Variant("  + fused gate nonlinearities", build(args, False, fused_gates=True)),
+        Variant("  + skip zero-state conv", build(args, False, skip_zero_state=True)),
+        Variant("framepred fast (all three)", build(args, False, **FAST)),
+        Variant("fast + channels-last", build(args, False, **FAST), channels_last=True),
+    ]
+    if default_threads != args.threads:
+        variants += [
+            Variant(f"reference, {default_threads} threads", build(args, True), default_threads),
+            Variant(
+                f"fast, {default_threads} threads", build(args, False, **FAST), default_threads
+            ),
+        ]
+    if not args.no_compile:
+        fast_c = build(args, False, hoist_input=False, skip_zero_state=True)
+        variants.append(Variant("fast + torch.compile (cells)", compiled(fast_c)))
+    time_round_robin(variants, data, args.repeats)
+
+    print(f"| variant (median of {args.repeats} interleaved steps) | wall (ms) | speed-up vs "
+          "reference, wall | CPU (ms) | speed-up vs reference, CPU time |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|")
+    for v in variants:
+        print(f"| {v.name} | {v.median * 1e3:.1f} | {ref.median / v.median:.2f}x | "
+              f"{v.cpu_median * 1e3:.1f} | {ref.cpu_median / v.cpu_median:.2f}x |")  # fmt: skip
+    print("(CPU time adds up all threads: compare the multi-thread rows by wall time)")
+
+    # bf16 autocast: 50-100x slower convolutions on a CPU without AVX-512 BF16, so it is
+    # timed on 2-step sequences (one step each, after a warm-up) against fp32 at that size.
+    short = [d[:, :3] for d in data]
+    pair = [
+        Variant("fast fp32, 2 steps", build(args, False, **FAST)),
+        Variant("fast bf16 autocast, 2 steps", build(args, False, **FAST), autocast=True),
+    ]
+    time_round_robin(pair, short, 1)
+    print(f"| bf16 autocast, 2-step sequences | {pair[1].median * 1e3:.1f} | "
+          f"{pair[0].median / pair[1].median:.2f}x vs fp32 at 2 steps "
+          f"({pair[0].median * 1e3:.1f} ms) | {pair[1].cpu_median * 1e3:.1f} | "
+          f"{pair[0].cpu_median / pair[1].cpu_median:.2f}x |")  # fmt: skip
+
+    print(f"\naccuracy: loss (MSE, mean of steps {args.loss_steps - 2}-{args.loss_steps}) after "
+          f"{args.loss_steps} AdamW steps, same initial weights and batches")  # fmt: skip
+    ref_loss = loss_after(Variant("ref", build(args, True)), data, args.loss_steps)
+    print(f"  reference               {ref_loss:.6f}")
+    for name, fast in [("framepred default", {}), ("framepred fast", FAST)]:
+        loss = loss_after(Variant(name, build(args, False, **fast)), data, args.loss_steps)
+        print(f"  {name:23} {loss:.6f}  (relative difference {abs(loss / ref_loss - 1):.1e})")
+
+    peak32, peak16 = matmul_peak(torch.float32, 1024), matmul_peak(torch.bfloat16, 256)
+    print(f"\nmatmul peak ({args.threads} thread(s)): fp32 {peak32:.1f} GFLOP/s, "
+          f"bf16 {peak16:.1f} GFLOP/s")  # fmt: skip
+    for v in (variants[0], variants[5]):
+        gflop, conv_s, step_s = conv_rate(v, data[0])
+        print(f"  {v.name}: {gflop:.2f} GFLOP of convolutions per step, "
+              f"{gflop / conv_s:.1f} GFLOP/s inside them ({gflop / conv_s / peak32:.0%} of the "
+              f"fp32 matmul peak), convolutions {conv_s / step_s:.0%} of the step")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
