@@ -4,10 +4,13 @@ For each clip and pattern (`x2`: every other frame dropped; `gap3`: two kept, th
 dropped) the gappy clip is written losslessly (FFV1) with its true timestamps, filled by
 `fill_video` to a lossless output with each method, and by FFmpeg's `minterpolate` (the
 binary shipped with imageio-ffmpeg) in the same run. PSNR/SSIM are 8-bit RGB on the dropped
-frames only; frames/s is output frames over wall time for the whole run (decode, fill,
-encode) of each method.
+frames only. Two speeds per method: "synth/s", dropped frames synthesized per second by
+the method alone (its synthesizer called on the gaps, frames already in memory), and
+"fill/s", output frames per second of the whole `fill_video` run (decode + synthesize +
+encode), against FFmpeg's end-to-end run (decode + interpolate + encode) in the same run.
+`--method model` is included when a built-in `default` model is shipped (or `--model`).
 
-    python benchmarks/fill.py [CLIP ...] [--model PATH] [--max-frames N]
+    python benchmarks/fill.py [CLIP ...] [--model PATH] [--max-frames N] [--size 640x360]
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from framepred.fill import fill_video  # noqa: E402
+from benchmarks.timing import synth_rate  # noqa: E402
+from framepred.checkpoints import builtin_path  # noqa: E402
+from framepred.fill import fill_video, make_synthesizer  # noqa: E402
 from framepred.video import VideoReader  # noqa: E402
 from framepred.video_writer import ffmpeg_exe  # noqa: E402
 
@@ -92,8 +97,13 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="also score --method model with this model")
     ap.add_argument("--max-frames", type=int, default=None, help="use at most N frames per clip")
     ap.add_argument("--methods", default="flow,blend,repeat,minterpolate")
+    ap.add_argument("--size", default=None, help="resize every clip to WxH first, e.g. 640x360")
+    ap.add_argument("--patterns", default=",".join(PATTERNS), help="drop patterns to run")
     args = ap.parse_args()
-    methods = args.methods.split(",") + (["model"] if args.model else [])
+    has_model = args.model is not None or builtin_path("default") is not None
+    methods = args.methods.split(",") + (["model"] if has_model else [])
+    patterns = {p: PATTERNS[p] for p in args.patterns.split(",")}
+    size = tuple(int(v) for v in args.size.split("x")) if args.size else None
     methods.sort(key=lambda m: m != "minterpolate")  # it decides which frames are scored
     rows = []
     with tempfile.TemporaryDirectory() as tmp_dir:
@@ -102,7 +112,9 @@ def main() -> None:
             with VideoReader(clip) as reader:
                 rate = reader.info.frame_rate
                 frames = [f.image for f in reader][: args.max_frames]
-            for pattern, kept in PATTERNS.items():
+            if size is not None:
+                frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
+            for pattern, kept in patterns.items():
                 n = max(i for i in range(len(frames)) if kept(i)) + 1  # end on a kept frame
                 keep = [i for i in range(n) if kept(i)]
                 dropped = [i for i in range(n) if not kept(i)]
@@ -129,21 +141,33 @@ def main() -> None:
                     ), f"{method} changed a kept frame"
                     p = np.mean([psnr(got[i], frames[i]) for i in scored])
                     s = np.mean([ssim(got[i], frames[i]) for i in scored])
-                    rows.append((clip.stem, pattern, method, p, s, n / seconds))
-                    print(f"{clip.stem:18} {pattern:5} {method:12} PSNR {p:6.2f}  SSIM {s:.4f}  "
-                          f"{n / seconds:7.1f} frames/s", file=sys.stderr, flush=True)  # fmt: skip
-    print("| clip | pattern | method | PSNR (dB) | SSIM | frames/s |")
-    print("|---|---|---|---:|---:|---:|")
-    for clip, pattern, method, p, s, fps in rows:
-        print(f"| {clip} | {pattern} | {method} | {p:.2f} | {s:.4f} | {fps:.1f} |")
+                    synth = (
+                        n / seconds  # FFmpeg's filter cannot be timed apart from its run
+                        if method == "minterpolate"
+                        else synth_rate(make_synthesizer(method, args.model), frames[:n], keep)
+                    )
+                    rows.append((clip.stem, pattern, method, p, s, synth, n / seconds))
+                    h, w = frames[0].shape[:2]
+                    print(f"{clip.stem:18} {w}x{h} {pattern:5} {method:12} PSNR {p:6.2f}  "
+                          f"SSIM {s:.4f}  synth {synth:7.1f}/s  fill {n / seconds:7.1f} "
+                          "frames/s", file=sys.stderr, flush=True)  # fmt: skip
+    print(f"frame size: {args.size or 'native'}; synth/s for minterpolate is its whole run")
+    print("| clip | pattern | method | PSNR (dB) | SSIM | synth/s | fill/s |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for clip, pattern, method, p, s, synth, fps in rows:
+        print(f"| {clip} | {pattern} | {method} | {p:.2f} | {s:.4f} | {synth:.1f} | {fps:.1f} |")
     print()
-    print("| pattern | method | mean PSNR (dB) | mean SSIM | mean frames/s |")
-    print("|---|---|---:|---:|---:|")
-    for pattern in PATTERNS:
+    print("| pattern | method | mean PSNR (dB) | mean SSIM | synth/s | fill/s | vs minterpolate "
+          "(synth/s, fill/s) |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for pattern in patterns:
+        mi = [r[6] for r in rows if r[1] == pattern and r[2] == "minterpolate"]
         for method in methods:
             sel = [r for r in rows if r[1] == pattern and r[2] == method]
+            synth, fps = np.mean([r[5] for r in sel]), np.mean([r[6] for r in sel])
+            ratio = f"{synth / np.mean(mi):.2f}x, {fps / np.mean(mi):.2f}x" if mi else "-"
             print(f"| {pattern} | {method} | {np.mean([r[3] for r in sel]):.2f} | "
-                  f"{np.mean([r[4] for r in sel]):.4f} | {np.mean([r[5] for r in sel]):.1f} |")  # fmt: skip
+                  f"{np.mean([r[4] for r in sel]):.4f} | {synth:.1f} | {fps:.1f} | {ratio} |")  # fmt: skip
 
 
 if __name__ == "__main__":
