@@ -180,8 +180,9 @@ def get_forecaster(
         chosen = model or video_model()
         if chosen is None:
             raise CheckpointError(
-                "no learned video model is shipped yet: give --model PATH|NAME "
-                "(a checkpoint from `framepred train`, or a built-in such as mmnist)"
+                "no learned video forecaster is shipped (the default model fills gaps): give "
+                "--model PATH|NAME (a checkpoint from `framepred train`, or a built-in such as "
+                "mmnist)"
             )
         predictor = load_predictor(chosen, device=device, batch_size=batch_size)
     return ModelForecaster(predictor, context)
@@ -193,9 +194,14 @@ def video_model() -> str | None:
     The Moving MNIST model (`mmnist`, the `.npy` default) is not used on real video unless
     asked for by name: it was trained on white digits on black, not on camera footage.
     """
-    from framepred.checkpoints import builtin_path
+    from framepred.checkpoints import builtin_path, read_checkpoint
 
-    return "default" if builtin_path("default") is not None else None
+    path = builtin_path("default")
+    if path is None:
+        return None
+    config = read_checkpoint(path).get("config") or {}
+    # The shipped `default` may be the gap-filling motion model, which cannot forecast.
+    return None if config.get("head") == "motion" else "default"
 
 
 def fill_context(frames: Mapping[int, np.ndarray], lo: int, hi: int) -> tuple[np.ndarray, int]:
