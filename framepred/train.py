@@ -49,6 +49,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+MOTION_LOSS = "charbonnier"  # the motion model's default training loss
+
+
 def task_of(data: list[str]) -> str:
     """ "mmnist" for Moving MNIST, "motion" for clips/synthetic motion (never mixed)."""
     if "mmnist" in data:
@@ -91,7 +94,8 @@ class TrainConfig:
     )
     val_every: int = 250  # validate every N steps
     val_size: int = 256  # validation sequences (mmnist) or windows (motion)
-    working: int = 96  # motion task: working-resolution crop side; full-resolution is 1-3x
+    working: int = 96  # motion task: working-resolution crop side
+    scales: tuple[int, ...] = (1, 2, 3)  # motion task: full resolution is s x working
     ckpt_every: int = 100  # write last.ckpt every N steps (for resuming after a crash)
     progress: bool = True
     fast_dev_run: bool = False
@@ -196,8 +200,11 @@ def _motion_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataM
     from framepred.data.interp import GapDataModule
     from framepred.lit_motion import MotionFillModule
 
-    module = MotionFillModule(model=cfg.model, lr=cfg.lr)
-    scales = (1, 2, 3)
+    # --loss l1 is the Charbonnier (smooth L1) loss; bce (the mmnist default) means the
+    # motion model's own default.
+    loss = {"mse": "mse", "l1": "charbonnier"}.get(cfg.loss, MOTION_LOSS)
+    module = MotionFillModule(model=cfg.model, lr=cfg.lr, loss=loss)
+    scales = tuple(cfg.scales)
     side = cfg.working * max(scales)
     window = 3 + 2 * module.config.context  # the longest gap trained on, plus context
     try:
