@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from framepred.atomic import atomic_path, check_writable_target
 from framepred.baselines import Flow, Repeat, Synthesizer, get_synthesizer
-from framepred.errors import InputShapeError, VideoOpenError, VideoWriteError
+from framepred.errors import FramepredError, InputShapeError, VideoOpenError, VideoWriteError
 from framepred.gaps import (
     Gap,
     GapScan,
@@ -315,7 +315,7 @@ def _adapt(synth: Synthesizer, input: Path, fps, steps: int, progress: bool) -> 
     from framepred.motion_fill import MotionSynthesizer
 
     if not isinstance(synth, MotionSynthesizer):
-        raise ValueError("--adapt needs the learned motion model (--method model)")
+        raise FramepredError("--adapt needs the learned motion model (--method model)")
     with VideoReader(input, fps) as reader:
         try:
             net, res = adapt(synth.net, (f.image for f in reader), steps, device=synth.device,

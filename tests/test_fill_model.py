@@ -1,0 +1,79 @@
+"""`fill --method model` with a motion model, and `--adapt`, end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import gappy, panning_scene, read_all, write_video
+
+from cli.main import cli
+from framepred.checkpoints import export_model
+from framepred.models.motion import MotionConfig, MotionInterpolator
+
+
+@pytest.fixture
+def motion_ckpt(tmp_path):
+    torch.manual_seed(0)
+    net = MotionInterpolator(MotionConfig(chs=(4, 8, 8, 8)))
+    with torch.no_grad():
+        net.head.weight.normal_(0, 0.01)  # a non-trivial (not purely classical) model
+    return export_model(net, tmp_path / "motion.pt")
+
+
+@pytest.fixture
+def pan_x2(tmp_path):
+    """40 slots of a pan, every other one dropped (slot 39 kept, so no tail gap)."""
+    keep = [i for i in range(40) if i % 2 == 0 or i == 39]
+    return write_video(tmp_path / "pan.mkv", gappy(keep, scene=panning_scene))
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_fill_with_a_motion_model_keeps_known_frames_and_fills_the_rest(
+    pan_x2, motion_ckpt, tmp_path
+):
+    out, rep = tmp_path / "o.mkv", tmp_path / "r.json"
+    result = run("fill", pan_x2, "-o", out, "--model", motion_ckpt, "--report", rep,
+                 "--device", "cpu", "--no-progress")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    _, frames = read_all(out)
+    assert len(frames) == 40
+    report = json.loads(rep.read_text())
+    assert report["method"] == "model" and report["n_filled"] == 19
+    for i in (0, 2, 38, 39):  # kept frames pass through bit-exactly (lossless output)
+        assert np.array_equal(frames[i].image, panning_scene(i))
+    # filled frames follow the pan far better than a cross-fade would
+    errors = [np.abs(frames[i].image.astype(int) - panning_scene(i)).mean() for i in (1, 21)]
+    assert max(errors) < 6.0, errors
+
+
+def test_fill_adapt_reports_the_held_out_psnr(pan_x2, motion_ckpt, tmp_path):
+    out, rep = tmp_path / "o.mkv", tmp_path / "r.json"
+    result = run("fill", pan_x2, "-o", out, "--model", motion_ckpt, "--adapt", "3",
+                 "--report", rep, "--device", "cpu", "--no-progress")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "held-out PSNR" in result.output
+    adapt = json.loads(rep.read_text())["adapt"]
+    assert adapt["steps"] == 3 and adapt["psnr_before"] > 10
+
+
+def test_adapt_needs_the_learned_model(pan_x2, tmp_path):
+    result = run("fill", pan_x2, "-o", tmp_path / "o.mkv", "--method", "flow", "--adapt", "2",
+                 "--no-progress")  # fmt: skip
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output and "--adapt" in result.output
+    assert not (tmp_path / "o.mkv").exists()
+
+
+def test_predict_refuses_a_gap_filling_model_clearly(motion_ckpt, tmp_path):
+    np.save(tmp_path / "in.npy", np.zeros((4, 16, 16), np.uint8))
+    result = run("predict", tmp_path / "in.npy", "-o", tmp_path / "o.npy", "--horizon", "2",
+                 "--model", motion_ckpt)  # fmt: skip
+    assert result.exit_code == 1
+    assert "gap-filling" in result.output and "Traceback" not in result.output
