@@ -90,7 +90,7 @@ def fill_speeds(device: torch.device, quick: bool, say: Callable[[str], None]) -
     width, height, n = (320, 180, 7) if quick else (1920, 1080, 21)
     frames, keep = gappy_frames(n, width, height)
     say(f"\nfill synthesis, {width}x{height}, every other slot missing ({n - len(keep)} "
-        f"frames to make), on {device}:")  # fmt: skip
+        f"frames to make); models on {device}, flow/blend/repeat on the CPU (OpenCV, numpy):")  # fmt: skip
     say("| method | synthesized frames/s |")
     say("|---|---:|")
     methods: list[tuple[str, str | None]] = [(m, None) for m in METHODS if m != "model"]
