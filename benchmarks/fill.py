@@ -8,7 +8,9 @@ frames only. Two speeds per method: "synth/s", dropped frames synthesized per se
 the method alone (its synthesizer called on the gaps, frames already in memory), and
 "fill/s", output frames per second of the whole `fill_video` run (decode + synthesize +
 encode), against FFmpeg's end-to-end run (decode + interpolate + encode) in the same run.
-`--method model` is included when a built-in `default` model is shipped (or `--model`).
+`--method model` is included when a built-in `default` model is shipped (or `--model`);
+`--adapt N` adds `model+adapt` (`fill --adapt N`: fine-tuned on the gappy clip first; its
+fill/s includes the adaptation). The last lines give the model's margins in mean PSNR.
 
     python benchmarks/fill.py [CLIP ...] [--model PATH] [--max-frames N] [--size 640x360]
 """
@@ -99,9 +101,13 @@ def main() -> None:
     ap.add_argument("--methods", default="flow,blend,repeat,minterpolate")
     ap.add_argument("--size", default=None, help="resize every clip to WxH first, e.g. 640x360")
     ap.add_argument("--patterns", default=",".join(PATTERNS), help="drop patterns to run")
+    ap.add_argument("--adapt", type=int, default=0,
+                    help="also run model+adapt: fill --adapt N (fine-tune on the clip first)")  # fmt: skip
     args = ap.parse_args()
     has_model = args.model is not None or builtin_path("default") is not None
     methods = args.methods.split(",") + (["model"] if has_model else [])
+    if has_model and args.adapt > 0:
+        methods.append("model+adapt")
     patterns = {p: PATTERNS[p] for p in args.patterns.split(",")}
     size = tuple(int(v) for v in args.size.split("x")) if args.size else None
     methods.sort(key=lambda m: m != "minterpolate")  # it decides which frames are scored
@@ -127,8 +133,9 @@ def main() -> None:
                     if method == "minterpolate":
                         run_minterpolate(gappy, out, rate)
                     else:
-                        fill_video(gappy, out, method=method, model=args.model, progress=False,
-                                   overwrite=True)  # fmt: skip
+                        adapt = args.adapt if method == "model+adapt" else 0
+                        fill_video(gappy, out, method=method.split("+")[0], model=args.model,
+                                   progress=False, overwrite=True, adapt=adapt)  # fmt: skip
                     seconds = time.perf_counter() - t0
                     got = read_slots(out, rate)
                     if method == "minterpolate":
@@ -144,7 +151,9 @@ def main() -> None:
                     synth = (
                         n / seconds  # FFmpeg's filter cannot be timed apart from its run
                         if method == "minterpolate"
-                        else synth_rate(make_synthesizer(method, args.model), frames[:n], keep)
+                        else synth_rate(
+                            make_synthesizer(method.split("+")[0], args.model), frames[:n], keep
+                        )
                     )
                     rows.append((clip.stem, pattern, method, p, s, synth, n / seconds))
                     h, w = frames[0].shape[:2]
@@ -168,6 +177,24 @@ def main() -> None:
             ratio = f"{synth / np.mean(mi):.2f}x, {fps / np.mean(mi):.2f}x" if mi else "-"
             print(f"| {pattern} | {method} | {np.mean([r[3] for r in sel]):.2f} | "
                   f"{np.mean([r[4] for r in sel]):.4f} | {synth:.1f} | {fps:.1f} | {ratio} |")  # fmt: skip
+    print_margins(rows, patterns, methods)
+
+
+def print_margins(rows: list, patterns, methods: list[str]) -> None:
+    """Mean-PSNR margins of the learned model over the better classical method and blend."""
+    learned = [m for m in methods if m.startswith("model")]
+    if not learned:
+        return
+    print()
+    for pattern in patterns:
+        mean = {m: np.mean([r[3] for r in rows if r[1] == pattern and r[2] == m]) for m in methods}
+        classical = [m for m in ("flow", "minterpolate") if m in mean]
+        best = max(classical, key=lambda m: mean[m]) if classical else None
+        for m in learned:
+            parts = [f"{m} - {best}: {mean[m] - mean[best]:+.2f} dB"] if best else []
+            if "blend" in mean:
+                parts.append(f"{m} - blend: {mean[m] - mean['blend']:+.2f} dB")
+            print(f"{pattern}: " + ", ".join(parts))
 
 
 if __name__ == "__main__":
