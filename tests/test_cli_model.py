@@ -159,7 +159,7 @@ def test_train_bad_usage(tmp_path):
     assert_clean_error(
         run("train", "videos/", "--out", tmp_path / "r", "--max-steps", 1),
         1,
-        "unsupported training data",
+        "no such file or folder",
     )
     assert_clean_error(
         run("train", "mmnist", "--out", tmp_path / "r", "--max-steps", 0), 2, "--max-steps"
