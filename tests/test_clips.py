@@ -159,7 +159,9 @@ def test_a_training_set_pickles_and_runs_in_dataloader_workers(tmp_path: Path) -
     data[0]  # opens the container in this process
     copy = pickle.loads(pickle.dumps(data))
     assert copy[0].shape == (3, 3, 32, 32)
-    loader = DataLoader(data, batch_size=2, num_workers=2)
+    # spawn, not fork: forking a process whose OpenCV/FFmpeg/OpenMP threads are running can
+    # deadlock the child (it did under pytest-xdist)
+    loader = DataLoader(data, batch_size=2, num_workers=2, multiprocessing_context="spawn")
     batches = [b for _, b in zip(range(4), loader, strict=False)]
     assert all(b.shape == (2, 3, 3, 32, 32) for b in batches)
     assert not torch.equal(batches[0], batches[1])  # workers draw their own windows

@@ -135,7 +135,7 @@ def test_gray_and_rgba_arrays_are_accepted_as_photos() -> None:
 @pytest.mark.filterwarnings("ignore:This DataLoader will create")
 def test_dataloader_workers_each_draw_their_own_clips() -> None:
     data = SyntheticMotion(length=2, size=(32, 32), epoch_size=4)
-    loader = DataLoader(data, batch_size=1, num_workers=2)
+    loader = DataLoader(data, batch_size=1, num_workers=2, multiprocessing_context="spawn")
     clips = [batch[0] for batch in loader]
     assert len(clips) == 4 and clips[0].shape == (2, 3, 32, 32)
     assert not torch.equal(clips[0], clips[1])  # workers 0 and 1 are seeded apart

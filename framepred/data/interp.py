@@ -142,10 +142,13 @@ class GapDataModule(L.LightningDataModule):
 
     @staticmethod
     def _loader(ds: GapBatches, workers: int) -> DataLoader:
+        # Workers are spawned, not forked: a fork taken while OpenCV's or FFmpeg's threads
+        # run can deadlock the child.
         return DataLoader(
             ds,
             batch_size=None,
             num_workers=workers,
             persistent_workers=workers > 0,
             pin_memory=torch.cuda.is_available(),
+            multiprocessing_context="spawn" if workers > 0 else None,
         )
