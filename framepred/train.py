@@ -44,6 +44,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"in_chs": 1, "patch_size": 4, "stem_chs": 8, "stage_chs": [8, 8], "kernel_size": 3},
     # The motion model for natural video (the shipped `default`).
     "motion": {"head": "motion", "chs": [16, 32, 48, 64]},
+    # Ablation: the same model seeing only the two frames around the gap (no P, N context).
+    "motion-ctx1": {"head": "motion", "chs": [16, 32, 48, 64], "context": 1},
     # A tiny motion model for tests and smoke runs.
     "motion-tiny": {"head": "motion", "chs": [4, 8, 8, 8]},
 }
@@ -134,7 +136,7 @@ def _check_budget(cfg: TrainConfig) -> None:
     task = task_of(cfg.data)
     if (task == "motion") != is_motion_config(cfg.model):
         raise FramepredError(
-            "--preset does not fit the data: use mmnist/tiny with mmnist, motion/motion-tiny "
+            "--preset does not fit the data: use mmnist or tiny with mmnist, a motion preset "
             "with clips or synthetic"
         )
 
