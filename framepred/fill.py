@@ -96,6 +96,7 @@ class ModelSynthesizer(Synthesizer):
 
     name = "model"
     chunk = 16
+    forward_only = True  # predicts from the frames before a gap (or after it, reversed)
 
     def __init__(self, predictor, context: int | None = None):
         self.predictor = predictor
@@ -384,6 +385,8 @@ def _fill_run(run: list[SlotItem], before, after, synth, info, max_gap, on_long_
         parts = [(run[:n_before], before, [], "before"), (run[n_before:], [], after, "after")]
     else:
         side = "both" if before and after else "before" if before else "after"
+        if side == "both" and getattr(used, "forward_only", False):
+            side = "before"  # a forecaster predicts from the past only
         parts = [(run, before, after, side)]
     for part, b, a, side in parts:
         if not part:
