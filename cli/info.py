@@ -23,12 +23,20 @@ from framepred.gaps import DETECTORS
 )
 @click.option("--frames", metavar="SLOTS", help="Slots to treat as missing, e.g. 12-14,40.")
 @fps_option
+@click.option(
+    "--max-gap",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="As for fill: a lost tail only the header declares is counted up to this many slots.",
+)
 @click.option("--models", is_flag=True, help="List the built-in model names and exit.")
 def info_command(
     input_path: Path | None,
     detect: tuple[str, ...],
     frames: str | None,
     fps: float | None,
+    max_gap: int,
     models: bool,
 ) -> None:
     """Print the stream facts of INPUT and the gaps `framepred fill` would fill (a dry run)."""
@@ -39,7 +47,7 @@ def info_command(
         return
     if input_path is None:
         raise click.BadParameter("INPUT is required (or use --models)", param_hint="INPUT")
-    scan = inspect_video(input_path, detect=detect, frames=frames, fps=fps)
+    scan = inspect_video(input_path, detect=detect, frames=frames, fps=fps, max_gap=max_gap)
     info = scan.info
     assert info is not None
     rate = info.frame_rate
