@@ -220,7 +220,7 @@ def _methods(hide, methods, model, device, contexts, batch_size) -> list[tuple[s
     valid = FUTURE_METHODS if hide.is_future else FILL_METHODS
     if methods is None:
         methods = [m for m in valid if m != "model"]
-        if model is not None or video_model() is not None:
+        if model is not None or _has_learned(hide.is_future):
             methods.insert(0, "model")
         else:
             log.warning("no learned model is shipped yet; scoring the classical methods only")
@@ -235,6 +235,9 @@ def _methods(hide, methods, model, device, contexts, batch_size) -> list[tuple[s
         elif m != "model":
             obj = get_forecaster(m) if hide.is_future else get_synthesizer(m)
             out.append((m, None, obj))
+        elif not hide.is_future and _motion_model(model, device) is not None:
+            # The motion model (the `default`): its context is fixed by its config.
+            out.append(("model", None, _motion_model(model, device)))
         else:
             from framepred.fill import ModelSynthesizer
 
@@ -249,6 +252,32 @@ def _methods(hide, methods, model, device, contexts, batch_size) -> list[tuple[s
                        else ModelSynthesizer(predictor, context=k))  # fmt: skip
                 out.append(("model", k, obj))
     return out
+
+
+def _has_learned(future: bool) -> bool:
+    """Whether a learned model is shipped for this kind of pattern."""
+    if future:
+        return video_model() is not None
+    from framepred.checkpoints import builtin_path
+
+    return builtin_path("default") is not None
+
+
+_MOTION: dict[tuple, object] = {}
+
+
+def _motion_model(model, device):
+    """The motion-model synthesizer for `model` (default: the built-in), or None when the
+    checkpoint is a pixel forecaster instead (cached: it is asked for twice)."""
+    key = (str(model), device)
+    if key not in _MOTION:
+        from framepred.fill import make_synthesizer
+        from framepred.motion_fill import MotionSynthesizer
+
+        synth = make_synthesizer("model", model, device)
+        _MOTION.clear()
+        _MOTION[key] = synth if isinstance(synth, MotionSynthesizer) else None
+    return _MOTION[key]
 
 
 def _load(path: Path, fps, max_frames, progress) -> tuple:
