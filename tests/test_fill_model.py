@@ -77,3 +77,13 @@ def test_predict_refuses_a_gap_filling_model_clearly(motion_ckpt, tmp_path):
                  "--model", motion_ckpt)  # fmt: skip
     assert result.exit_code == 1
     assert "gap-filling" in result.output and "Traceback" not in result.output
+
+
+def test_eval_scores_the_motion_model_on_gap_patterns(motion_ckpt, tmp_path):
+    from framepred import evaluate
+
+    full = write_video(tmp_path / "full.mkv", gappy(range(24), scene=panning_scene))
+    result = evaluate(full, "x2", model=motion_ckpt, device="cpu", progress=False)
+    rows = {s.method: s for s in result.scores}
+    assert {"model", "flow", "blend", "repeat"} <= set(rows)
+    assert rows["model"].psnr > rows["blend"].psnr
