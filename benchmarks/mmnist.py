@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from framepred.data.mmnist import MovingMNIST  # noqa: E402
-from framepred.evaluate import copy_last, evaluate_mmnist, zeros  # noqa: E402
+from framepred.mmnist_eval import copy_last, evaluate_mmnist, zeros  # noqa: E402
 from framepred.models.reference import ReferenceConvLSTM  # noqa: E402
 from framepred.predict import FramePredictor, load_predictor  # noqa: E402
 from framepred.train import TrainConfig, train  # noqa: E402

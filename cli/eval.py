@@ -10,7 +10,7 @@ from cli.options import device_option, model_option
 from framepred.atomic import check_writable_target
 from framepred.errors import InputShapeError
 from framepred.eval_video import evaluate, parse_pattern
-from framepred.evaluate import Predictor, copy_last, evaluate_mmnist, zeros
+from framepred.mmnist_eval import Predictor, copy_last, evaluate_mmnist, zeros
 from framepred.predict import FramePredictor, load_predictor
 
 

@@ -23,7 +23,7 @@ _API = {
     "export_model": "framepred.checkpoints",
     "train": "framepred.train",
     "TrainConfig": "framepred.train",
-    "evaluate_mmnist": "framepred.evaluate",
+    "evaluate_mmnist": "framepred.mmnist_eval",
     "fill_video": "framepred.fill",
     "predict_video": "framepred.predict_io",
     "evaluate": "framepred.eval_video",

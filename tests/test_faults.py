@@ -111,10 +111,11 @@ def test_training_killed_mid_run_resumes_to_the_same_step_count(tmp_path, monkey
 
 @pytest.fixture
 def long_clip(tmp_path) -> Path:
-    """600 slots, every other one missing: a fill that runs for a second or two."""
+    """2000 slots, every other one missing: a fill that runs for several seconds, so the
+    signal lands while it writes even on a loaded machine."""
     src_dir = tmp_path / "in"
     src_dir.mkdir()
-    frames = [(Fraction(i, 25), moving_scene(i % 20)) for i in range(0, 600, 2)]
+    frames = [(Fraction(i, 25), moving_scene(i % 20)) for i in range(0, 2000, 2)]
     return write_video(src_dir / "clip.mkv", frames)
 
 
@@ -159,7 +160,7 @@ def test_fill_interrupted_leaves_the_previous_output_or_none(tmp_path, long_clip
         # ...and the next write to that output removes it.
         result = _run(*args)
         assert result.exit_code == 0, result.output
-        assert _partials(out_dir) == [] and len(read_all(out)[1]) == 599
+        assert _partials(out_dir) == [] and len(read_all(out)[1]) == 1999
 
 
 def test_a_live_writers_partial_is_not_removed(tmp_path):
