@@ -263,6 +263,11 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
 
         start, _ = load_model(cfg.init)
         cfg.model = start.config.to_dict()
+        if (task == "motion") != is_motion_config(cfg.model):
+            kind = "motion (gap-filling)" if is_motion_config(cfg.model) else "Moving MNIST"
+            raise FramepredError(
+                f"--init {cfg.init} is a {kind} model; it cannot train on this data"
+            )
     module, data = _task_parts(cfg) if task == "mmnist" else _motion_parts(cfg)
     if start is not None:
         module.net.load_state_dict(start.state_dict())  # type: ignore[union-attr]

@@ -86,3 +86,12 @@ def test_presets_must_fit_the_data(clips, tmp_path):
         train(cfg)
     with pytest.raises(FramepredError, match="mixed"):
         train(TrainConfig(data=["mmnist", str(clips)], out=tmp_path / "y", max_steps=1))
+
+
+def test_init_must_fit_the_data(clips, tmp_path, tiny_ckpt):
+    cfg = TrainConfig(
+        data=[str(clips)], out=tmp_path / "z", model={"head": "motion"}, max_steps=1,
+        init=str(tiny_ckpt),
+    )  # fmt: skip
+    with pytest.raises(FramepredError, match="Moving MNIST model"):
+        train(cfg)
