@@ -87,3 +87,21 @@ def test_eval_scores_the_motion_model_on_gap_patterns(motion_ckpt, tmp_path):
     rows = {s.method: s for s in result.scores}
     assert {"model", "flow", "blend", "repeat"} <= set(rows)
     assert rows["model"].psnr > rows["blend"].psnr
+
+
+def test_the_default_model_loads_by_name_and_fills_like_flow_or_better():
+    from framepred.baselines import Flow
+    from framepred.checkpoints import load_model
+    from framepred.motion_fill import MotionSynthesizer
+
+    net, meta = load_model("default")
+    assert isinstance(net, MotionInterpolator)
+    frames = [panning_scene(i, w=96, h=64) for i in range(8)]
+    truth = frames[3:6]
+    ours = MotionSynthesizer(net).synthesize(frames[1:3], frames[6:8], [0.25, 0.5, 0.75])
+    flow = Flow().synthesize(frames[1:3], frames[6:8], [0.25, 0.5, 0.75])
+
+    def err(pred):
+        return np.mean([np.abs(p.astype(int) - t).mean() for p, t in zip(pred, truth, strict=True)])
+
+    assert err(ours) < err(flow) + 0.5  # trained corrections do not break a plain pan
