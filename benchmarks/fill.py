@@ -134,8 +134,14 @@ def main() -> None:
                         run_minterpolate(gappy, out, rate)
                     else:
                         adapt = args.adapt if method == "model+adapt" else 0
-                        fill_video(gappy, out, method=method.split("+")[0], model=args.model,
-                                   progress=False, overwrite=True, adapt=adapt)  # fmt: skip
+                        res = fill_video(gappy, out, method=method.split("+")[0],
+                                         model=args.model, progress=False, overwrite=True,
+                                         adapt=adapt)  # fmt: skip
+                        if res.adapt:
+                            a = res.adapt
+                            print(f"{clip.stem} {pattern}: adapt held-out PSNR "
+                                  f"{a['psnr_before']:.2f} -> {a['psnr_after']:.2f} dB, kept "
+                                  f"step {a['kept_step']}", file=sys.stderr)  # fmt: skip
                     seconds = time.perf_counter() - t0
                     got = read_slots(out, rate)
                     if method == "minterpolate":

@@ -142,7 +142,8 @@ def fill_command(
         a = result.adapt
         click.echo(
             f"adapted {a['steps']} steps in {a['seconds']:.0f} s: held-out PSNR "
-            f"{a['psnr_before']:.2f} -> {a['psnr_after']:.2f} dB",
+            f"{a['psnr_before']:.2f} -> {a['psnr_after']:.2f} dB"
+            + (f" (kept step {a['kept_step']})" if a["kept_step"] else " (model unchanged)"),
             err=True,
         )
     click.echo(

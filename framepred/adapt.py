@@ -1,10 +1,12 @@
-"""Per-video adaptation: fine-tune the motion model on the video's own known frames.
+"""Per-video adaptation: fine-tune a motion model on the video's own known frames.
 
 Before filling, windows of consecutive known frames are drawn from the video (a bounded
 reservoir of crops, so memory does not grow with the video's length), frames inside each window
 are hidden, and the model learns to bring them back: the same task as filling, on this
-video's motion, textures and scale. A few windows are held out, and their PSNR before and
-after adaptation is reported, so the user sees whether it helped.
+video's motion, textures and scale. The forward-only model (`MotionForecaster`) adapts the
+same way before predicting, learning to predict the last frames of each window from the
+first ones. A few windows are held out, and their PSNR before and after adaptation is
+reported, so the user sees whether it helped.
 """
 
 from __future__ import annotations
@@ -15,17 +17,24 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from framepred.data.forecast import ForecastBatches
 from framepred.data.interp import GapBatches
 from framepred.lit_motion import charbonnier, psnr_u8
 from framepred.models.motion import MotionInterpolator
+from framepred.models.motion_forecast import MotionForecaster
 from framepred.motion_fill import working_size
 
 log = logging.getLogger(__name__)
+
+MotionNet = MotionInterpolator | MotionForecaster
+Net = TypeVar("Net", MotionInterpolator, MotionForecaster)
+FORECAST_HORIZON = 5  # future frames per adaptation window of the forward-only model
 
 
 @dataclass
@@ -34,12 +43,16 @@ class AdaptResult:
     seconds: float
     windows: int
     psnr_before: float  # held-out windows, hidden frames, before adaptation
-    psnr_after: float
+    psnr_after: float  # the same windows with the weights kept (psnr_before if none helped)
+    kept_step: int = 0  # the step whose weights were kept (0: the original model)
 
     def summary(self) -> str:
+        kept = (
+            f"kept step {self.kept_step}" if self.kept_step else "no step helped: model unchanged"
+        )
         return (
             f"adapted for {self.steps} steps ({self.seconds:.0f} s) on {self.windows} windows: "
-            f"held-out PSNR {self.psnr_before:.2f} -> {self.psnr_after:.2f} dB"
+            f"held-out PSNR {self.psnr_before:.2f} -> {self.psnr_after:.2f} dB ({kept})"
         )
 
 
@@ -97,7 +110,7 @@ def _scale(frame_hw: tuple[int, int], max_side: int) -> int:
 
 
 def adapt(
-    net: MotionInterpolator,
+    net: Net,
     frames: Iterable[np.ndarray],
     steps: int,
     *,
@@ -107,8 +120,13 @@ def adapt(
     device: torch.device | str = "cpu",
     progress: bool = True,
     seed: int = 0,
-) -> tuple[MotionInterpolator, AdaptResult]:
+    checks: int = 4,
+) -> tuple[Net, AdaptResult]:
     """Fine-tune a copy of `net` for `steps` steps on windows of `frames` (RGB uint8).
+
+    The held-out windows are scored before training and at `checks` evenly spaced steps; the
+    weights that scored best are kept (the original ones if no step beat them), so adapting
+    never makes the model worse on frames of this video it did not train on.
 
     Returns the adapted copy (the original is untouched) and what adaptation measured.
     """
@@ -121,32 +139,43 @@ def adapt(
     side = min(working * s, *first.shape[:2])
     working = max(16, side // s)
     side = working * s
-    length = 3 + 2 * net.config.context
+    forecast = isinstance(net, MotionForecaster)
+    k = net.config.context
+    length = k + FORECAST_HORIZON if forecast else 3 + 2 * k
     windows = collect_windows(_chain(first, frames), side, length, seed=seed)
     windows = [w for w in windows if w.shape[1] == side and w.shape[2] == side]
     if len(windows) < 2:
         raise ValueError(f"the video is too short to adapt to (needs {length + 1} frames)")
     n_val = max(1, len(windows) // 6)
     train_w, val_w = windows[n_val:], windows[:n_val]
-    kw = {"working": working, "scales": (s,), "context": net.config.context}
-    train_b = iter(GapBatches(_Windows(train_w), batch_size, **kw))  # type: ignore[arg-type]
-    val_b = list(GapBatches(_Windows(val_w), len(val_w), batches=3, seed=seed, **kw))  # type: ignore[arg-type]
+    kw: dict = {"working": working, "scales": (s,), "context": k}
+    if forecast:
+        kw["horizon"] = FORECAST_HORIZON
+    stream = ForecastBatches if forecast else GapBatches
+    train_b = iter(stream(_Windows(train_w), batch_size, **kw))  # type: ignore[arg-type]
+    val_b = list(stream(_Windows(val_w), len(val_w), batches=3, seed=seed, **kw))  # type: ignore[arg-type]
 
     dev = torch.device(device)
     model = copy.deepcopy(net).to(dev).train()
     before = _score(model, val_b, dev)
+    best, best_step, best_state = before, 0, copy.deepcopy(model.state_dict())
+    check_at = {round(steps * (i + 1) / max(1, checks)) for i in range(max(1, checks))}
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    bar = tqdm(range(steps), desc="adapt", unit="step", file=sys.stderr, disable=not progress,
-               dynamic_ncols=True, leave=False)  # fmt: skip
-    for _ in bar:
+    bar = tqdm(range(1, steps + 1), desc="adapt", unit="step", file=sys.stderr,
+               disable=not progress, dynamic_ncols=True, leave=False)  # fmt: skip
+    for step in bar:
         loss = _loss(model, next(train_b), dev)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        bar.set_postfix(loss=f"{loss.item():.4f}")
-    after = _score(model, val_b, dev)
-    result = AdaptResult(steps, time.perf_counter() - t0, len(windows), before, after)
+        bar.set_postfix(loss=f"{loss.item():.4f}", best=f"{best:.2f}")
+        if step in check_at:
+            score = _score(model, val_b, dev)
+            if score > best:
+                best, best_step, best_state = score, step, copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    result = AdaptResult(steps, time.perf_counter() - t0, len(windows), before, best, best_step)
     log.info("%s", result.summary())
     return model.eval(), result
 
@@ -156,10 +185,15 @@ def _chain(first: np.ndarray, rest: Iterable[np.ndarray]) -> Iterable[np.ndarray
     yield from rest
 
 
-def _render_batch(model: MotionInterpolator, batch: dict, dev: torch.device, clamp: bool):
+def _render_batch(model: MotionNet, batch: dict, dev: torch.device, clamp: bool):
     k, n = model.config.context, int(batch["n"])
     full = batch["full"].to(dev).float().div_(255.0)
     small = batch["small"].to(dev).float().div_(255.0)
+    if isinstance(model, MotionForecaster):
+        steps = model(small, batch["back"].to(dev), n)
+        last = full[:, k - 1]
+        pred = torch.stack([model.render(last, st, clamp=clamp) for st in steps], 1)
+        return pred, full[:, k:]
     times = [(i + 1) / (n + 1) for i in range(n)]
     slots = model(
         small[:, :k], small[:, k + n :], batch["f01"].to(dev), batch["f10"].to(dev), times
@@ -169,13 +203,13 @@ def _render_batch(model: MotionInterpolator, batch: dict, dev: torch.device, cla
     return pred, full[:, k : k + n]
 
 
-def _loss(model: MotionInterpolator, batch: dict, dev: torch.device) -> torch.Tensor:
+def _loss(model: MotionNet, batch: dict, dev: torch.device) -> torch.Tensor:
     pred, truth = _render_batch(model, batch, dev, clamp=False)
     return charbonnier(pred - truth)
 
 
 @torch.no_grad()
-def _score(model: MotionInterpolator, batches: list[dict], dev: torch.device) -> float:
+def _score(model: MotionNet, batches: list[dict], dev: torch.device) -> float:
     model.eval()
     scores = []
     for batch in batches:

@@ -30,3 +30,15 @@ def test_adapt_lowers_the_error_on_the_video_it_adapts_to():
     # the original network is left as it was
     assert all(torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
     assert adapted is not net
+    assert result.kept_step > 0
+
+
+def test_adapt_keeps_the_original_weights_when_no_step_helps():
+    torch.manual_seed(0)
+    net = MotionInterpolator(MotionConfig(chs=(8, 8, 16, 16)))
+    frames = [moving_scene(i, w=64, h=48, speed=3) for i in range(40)]
+    # A learning rate far too high: every checked step scores worse than the start.
+    adapted, result = adapt(net, frames, steps=8, lr=5.0, working=32, progress=False)
+    assert result.kept_step == 0 and result.psnr_after == result.psnr_before, result
+    for a, b in zip(adapted.parameters(), net.parameters(), strict=True):
+        assert torch.equal(a, b)
