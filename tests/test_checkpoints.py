@@ -73,16 +73,26 @@ def test_unknown_names_list_the_builtins(tmp_path):
 
 
 def test_builtin_models_load_by_name():
+    from framepred.models.motion import MotionInterpolator
+    from framepred.models.motion_forecast import MotionForecaster
+
+    assert {"default", "mmnist"} <= set(builtin_names())
     for name in builtin_names():
         net, meta = load_model(name)
         assert meta["path"].endswith(f"{name}.pt")
-        assert net.rollout(torch.rand(1, 3, net.config.in_chs, 32, 32), 2).shape == (
-            1,
-            2,
-            net.config.in_chs,
-            32,
-            32,
-        )
+        if isinstance(net, MotionInterpolator):  # fills: two frames -> the slot between
+            frames = torch.rand(1, net.config.context, 3, 32, 32)
+            flow = torch.zeros(1, 2, 32, 32)
+            (slot,) = net(frames, frames, flow, flow, [0.5])
+            out = net.render(frames[:, -1], frames[:, 0], slot)
+        elif isinstance(net, MotionForecaster):  # predicts: context -> the next frames
+            steps = net(torch.rand(1, net.config.context, 3, 32, 32), torch.zeros(1, 2, 32, 32), 2)
+            out = torch.stack([net.render(torch.rand(1, 3, 32, 32), s) for s in steps], 1)
+            assert out.shape == (1, 2, 3, 32, 32)
+        else:
+            out = net.rollout(torch.rand(1, 3, net.config.in_chs, 32, 32), 2)
+            assert out.shape == (1, 2, net.config.in_chs, 32, 32)
+        assert torch.isfinite(out).all()
 
 
 # -- the same through every command that loads a checkpoint -----------------------------------
