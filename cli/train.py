@@ -22,7 +22,8 @@ from framepred.train import PRESETS, TrainConfig, task_of, train
     "--preset",
     type=click.Choice(sorted(PRESETS)),
     default=None,
-    help="Model preset [default: mmnist for mmnist, motion for clips/synthetic].",
+    help="Model preset [default: mmnist for mmnist, motion for clips/synthetic; "
+    "motion-forecast trains the forward-only model for `predict`].",
 )
 @click.option(
     "--max-steps",
@@ -146,7 +147,8 @@ def train_command(
 
     DATA is `mmnist` (Moving MNIST generated on the fly: the pixel forecaster), or any mix of
     video files, folders of videos or numbered frames, and `synthetic` (motion generated from
-    the shipped photos; `synthetic:DIR` uses your own): the motion model that fills gaps.
+    the shipped photos; `synthetic:DIR` uses your own): the motion model that fills gaps, or
+    with `--preset motion-forecast` the one that predicts.
     """
     motion = task_of(list(data)) == "motion"
     preset = preset or ("motion" if motion else "mmnist")

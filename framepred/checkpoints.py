@@ -22,22 +22,29 @@ from framepred.atomic import atomic_path
 from framepred.errors import CheckpointError
 from framepred.models import EncoderForecaster, ModelConfig
 from framepred.models.motion import MotionConfig, MotionInterpolator
+from framepred.models.motion_forecast import HEAD, MotionForecastConfig, MotionForecaster
 
 FORMAT = "framepred"
-Net = EncoderForecaster | MotionInterpolator
+Net = EncoderForecaster | MotionInterpolator | MotionForecaster
+Config = ModelConfig | MotionConfig | MotionForecastConfig
 
 
-def config_from_dict(d: dict) -> ModelConfig | MotionConfig:
-    """The typed config of either network: motion models say `head: "motion"`."""
+def config_from_dict(d: dict) -> Config:
+    """The typed config of any network: motion models say `head: "motion"` (filling) or
+    `head: "motion-forecast"` (prediction); pixel models have no head."""
     if d.get("head") == "motion":
         return MotionConfig.from_dict(d)
+    if d.get("head") == HEAD:
+        return MotionForecastConfig.from_dict(d)
     return ModelConfig.from_dict(d)
 
 
-def build(config: ModelConfig | MotionConfig) -> Net:
+def build(config: Config) -> Net:
     """The (untrained) network a config describes."""
     if isinstance(config, MotionConfig):
         return MotionInterpolator(config)
+    if isinstance(config, MotionForecastConfig):
+        return MotionForecaster(config)
     return EncoderForecaster(config)
 
 
@@ -89,7 +96,7 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
 
 def _config_and_weights(
     obj: dict[str, Any], path: Path
-) -> tuple[ModelConfig | MotionConfig, dict[str, torch.Tensor], dict]:
+) -> tuple[Config, dict[str, torch.Tensor], dict]:
     if obj.get("format") == FORMAT:
         config, state, meta = obj.get("config"), obj["state_dict"], dict(obj.get("meta", {}))
     else:  # a Lightning checkpoint from `framepred train`

@@ -1,4 +1,5 @@
-"""The LightningModule that trains the motion model (`MotionInterpolator`) to fill gaps.
+"""The LightningModules that train the motion models: `MotionInterpolator` to fill gaps,
+`MotionForecaster` to predict.
 
 Batches come from `framepred.data.interp.GapBatches`: windows with a hidden gap, frames at
 full and working resolution, and DIS flows. The loss is the Charbonnier (smooth L1) error of
@@ -18,6 +19,7 @@ from torch import Tensor
 from framepred.errors import TrainingError
 from framepred.lit import warmup_cosine
 from framepred.models.motion import MotionConfig, MotionInterpolator, Slot
+from framepred.models.motion_forecast import MotionForecastConfig, MotionForecaster, Step
 from framepred.models.warp import slot_flows
 
 
@@ -62,8 +64,12 @@ class MotionFillModule(L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.net = MotionInterpolator(MotionConfig.from_dict(model or {}))
+        self.net = self.build_net(model or {})
         self.progress = 0.0  # fraction of the training budget used, set by BudgetSchedule
+
+    @staticmethod
+    def build_net(model: dict) -> MotionInterpolator:
+        return MotionInterpolator(MotionConfig.from_dict(model))
 
     @property
     def config(self) -> MotionConfig:
@@ -139,3 +145,50 @@ class MotionFillModule(L.LightningModule):
         return torch.optim.AdamW(
             self.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"]
         )
+
+
+class MotionForecastModule(MotionFillModule):
+    """Train a `MotionForecaster` (forward-only prediction) on forecast batches.
+
+    Validation also renders constant-velocity backward-warp extrapolation (the model with its
+    corrections switched off) as `val/psnr_flow`, so `val/gain` is what the learned part adds.
+    """
+
+    @staticmethod
+    def build_net(model: dict) -> MotionForecaster:  # type: ignore[override]
+        return MotionForecaster(MotionForecastConfig.from_dict(model))
+
+    def _shared_step(self, batch: dict[str, Any], stage: str) -> Tensor:
+        net: MotionForecaster = self.net  # type: ignore[assignment]
+        k, n = net.config.context, int(batch["n"])
+        full = batch["full"].float().div_(255.0)  # (B, K + n, 3, H, W)
+        small = batch["small"].float().div_(255.0)  # (B, K, 3, h, w)
+        if full.shape[1] != k + n or small.shape[1] != k:
+            raise TrainingError(f"batch windows have {full.shape[1]} frames, need {k + n}")
+        back = batch["back"].float()
+        steps = net(small, back, n)
+        last = full[:, k - 1]
+        pred = torch.stack([net.render(last, s, clamp=stage != "train") for s in steps], 1)
+        truth = full[:, k:]
+        kind = self.hparams.get("loss", "charbonnier")
+        loss = motion_loss(pred - truth, kind)
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"non-finite {stage} loss ({loss.item()}) at step {self.global_step}; "
+                "lower the learning rate or check the data"
+            )
+        on_step, bs = stage == "train", full.shape[0]
+        self.log(f"{stage}/loss", loss, prog_bar=True, on_step=on_step, on_epoch=not on_step,
+                 batch_size=bs)  # fmt: skip
+        if stage != "train":
+            base = torch.stack(
+                [net.render(last, Step(i * back, torch.zeros_like(s.residual)))
+                 for i, s in enumerate(steps, 1)], 1
+            )  # fmt: skip
+            psnr = psnr_u8(pred.flatten(0, 1), truth.flatten(0, 1))
+            psnr_flow = psnr_u8(base.flatten(0, 1), truth.flatten(0, 1))
+            self.log(f"{stage}/loss_flow", motion_loss(base - truth, kind), batch_size=bs)
+            self.log(f"{stage}/psnr", psnr, prog_bar=True, batch_size=bs)
+            self.log(f"{stage}/psnr_flow", psnr_flow, batch_size=bs)
+            self.log(f"{stage}/gain", psnr - psnr_flow, prog_bar=True, batch_size=bs)
+        return loss

@@ -48,7 +48,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     "motion-ctx1": {"head": "motion", "chs": [16, 32, 48, 64], "context": 1},
     # A tiny motion model for tests and smoke runs.
     "motion-tiny": {"head": "motion", "chs": [4, 8, 8, 8]},
+    # The forward-only motion model for prediction (the shipped `forecast`).
+    "motion-forecast": {"head": "motion-forecast", "chs": [16, 32, 48, 64]},
+    "motion-forecast-tiny": {"head": "motion-forecast", "chs": [4, 8, 8, 8]},
 }
+
+FORECAST_HORIZON = 5  # future frames a forecast window trains on
 
 
 MOTION_LOSS = "charbonnier"  # the motion model's default training loss
@@ -64,7 +69,8 @@ def task_of(data: list[str]) -> str:
 
 
 def is_motion_config(model: dict) -> bool:
-    return model.get("head") == "motion"
+    """Motion models (filling or forecasting) train on clips and synthetic motion."""
+    return model.get("head") in ("motion", "motion-forecast")
 
 
 @dataclass
@@ -199,16 +205,21 @@ def _task_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataMod
 def _motion_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataModule]:
     """Clips and synthetic motion: the motion model and gap batches cut from windows."""
     from framepred.data.clips import make_dataset
+    from framepred.data.forecast import ForecastDataModule
     from framepred.data.interp import GapDataModule
-    from framepred.lit_motion import MotionFillModule
+    from framepred.lit_motion import MotionFillModule, MotionForecastModule
 
     # --loss l1 is the Charbonnier (smooth L1) loss; bce (the mmnist default) means the
     # motion model's own default.
     loss = {"mse": "mse", "l1": "charbonnier"}.get(cfg.loss, MOTION_LOSS)
-    module = MotionFillModule(model=cfg.model, lr=cfg.lr, loss=loss)
+    forecast = cfg.model.get("head") == "motion-forecast"
+    module_cls = MotionForecastModule if forecast else MotionFillModule
+    module = module_cls(model=cfg.model, lr=cfg.lr, loss=loss)
     scales = tuple(cfg.scales)
     side = cfg.working * max(scales)
-    window = 3 + 2 * module.config.context  # the longest gap trained on, plus context
+    context = module.config.context
+    # The longest gap trained on plus context, or the context and the frames to predict.
+    window = context + FORECAST_HORIZON if forecast else 3 + 2 * context
     try:
         train_set = make_dataset(cfg.data, split="train", length=window, size=(side, side))
         val_set = make_dataset(
@@ -216,7 +227,8 @@ def _motion_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataM
         )
     except (OSError, ValueError) as err:
         raise FramepredError(f"cannot use the training data: {err}") from None
-    data = GapDataModule(
+    extra = {"horizon": FORECAST_HORIZON} if forecast else {}
+    data = (ForecastDataModule if forecast else GapDataModule)(
         train_set,
         val_set,
         batch_size=cfg.batch_size,
@@ -224,7 +236,8 @@ def _motion_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataM
         val_batches=max(1, cfg.val_size // cfg.batch_size),
         working=cfg.working,
         scales=scales,
-        context=module.config.context,
+        context=context,
+        **extra,
     )
     return module, data
 

@@ -15,7 +15,7 @@ processes (`DataLoader(batch_size=None)`), because n and s are shared by a batch
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import cv2
@@ -87,18 +87,22 @@ class GapBatches(IterableDataset):
         batch["n"] = n
         return batch
 
-    def _item(self, rng: np.random.Generator, t_len: int, s: int) -> dict[str, torch.Tensor]:
+    def _cut(self, rng: np.random.Generator, t_len: int, s: int) -> tuple[torch.Tensor, np.ndarray]:
+        """`t_len` consecutive frames of a random window at (s*w)^2, quantized to 8 bits:
+        (T, 3, H, W) uint8 and the same frames as (T, H, W, 3) for OpenCV."""
         seq = self.base[int(rng.integers(len(self.base)))]  # type: ignore[arg-type]
         if seq.shape[0] < t_len:
-            raise ValueError(f"windows have {seq.shape[0]} frames, a gap needs {t_len}")
+            raise ValueError(f"windows have {seq.shape[0]} frames, a batch needs {t_len}")
         start = int(rng.integers(seq.shape[0] - t_len + 1))
         seq = seq[start : start + t_len]
-        w = self.working
-        full = (
-            seq if seq.shape[-1] == s * w else F.interpolate(seq, size=(s * w, s * w), mode="area")
-        )
+        side = s * self.working
+        full = seq if seq.shape[-1] == side else F.interpolate(seq, size=(side, side), mode="area")
         full_u8 = full.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)
-        frames = full_u8.permute(0, 2, 3, 1).numpy()  # (T, H, W, 3)
+        return full_u8, full_u8.permute(0, 2, 3, 1).numpy()
+
+    def _item(self, rng: np.random.Generator, t_len: int, s: int) -> dict[str, torch.Tensor]:
+        full_u8, frames = self._cut(rng, t_len, s)
+        w = self.working
         small = np.stack([cv2.resize(f, (w, w), interpolation=cv2.INTER_AREA) for f in frames])
         if small.ndim == 3:
             small = small[..., None]
@@ -116,6 +120,9 @@ class GapBatches(IterableDataset):
 class GapDataModule(L.LightningDataModule):
     """Gap batches from `train_set` / `val_set` windows (see `GapBatches`)."""
 
+    # The batch stream; `ForecastDataModule` swaps it.
+    batches: Callable[..., GapBatches] = GapBatches
+
     def __init__(
         self,
         train_set: Dataset,
@@ -131,17 +138,17 @@ class GapDataModule(L.LightningDataModule):
         self.gap_kw = gap_kw
 
     def train_dataloader(self) -> DataLoader:
-        ds = GapBatches(self.train_set, self.batch_size, **self.gap_kw)
+        ds = self.batches(self.train_set, self.batch_size, **self.gap_kw)
         return self._loader(ds, self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
-        ds = GapBatches(
+        ds = self.batches(
             self.val_set, self.batch_size, batches=self.val_batches, seed=1234, **self.gap_kw
         )
         return self._loader(ds, min(self.num_workers, 2))
 
     @staticmethod
-    def _loader(ds: GapBatches, workers: int) -> DataLoader:
+    def _loader(ds: IterableDataset, workers: int) -> DataLoader:
         # Workers are spawned, not forked: a fork taken while OpenCV's or FFmpeg's threads
         # run can deadlock the child.
         return DataLoader(

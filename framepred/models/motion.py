@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -34,8 +34,39 @@ from framepred.models.warp import backward_warp, blend_weight, fb_error, slot_fl
 SLOT_CHS = 20  # channels of one slot's input, see `MotionInterpolator._slot_input`
 
 
+class MotionConfigIO:
+    """`to_dict`/`from_dict` shared by the motion models' configs (dataclasses whose `head`
+    field names the model and whose `chs` lists 4 channel counts)."""
+
+    HEAD = "motion"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)  # type: ignore[call-overload]
+        d["chs"] = list(d["chs"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Any:
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown {cls.HEAD} config keys: {sorted(unknown)}")
+        d = dict(d)
+        if "chs" in d:
+            d["chs"] = tuple(int(c) for c in d["chs"])
+        if d.get("head", cls.HEAD) != cls.HEAD:
+            raise ValueError(f"not a {cls.HEAD} model config")
+        if len(d.get("chs", (0, 0, 0, 0))) != 4:
+            raise ValueError("chs must list 4 channel counts")
+        return cls(**d)
+
+    @property
+    def stride(self) -> int:
+        return 8
+
+
 @dataclass
-class MotionConfig:
+class MotionConfig(MotionConfigIO):
     """Everything needed to rebuild a `MotionInterpolator`."""
 
     head: str = "motion"  # marks the config in checkpoints (pixel models say "pixels")
@@ -47,30 +78,6 @@ class MotionConfig:
     flow_step: float = 1.0  # a unit of the head's flow correction, in working-resolution pixels
     residual_scale: float = 0.2  # bound of the residual's typical size, in [0, 1] intensity
     extra: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["chs"] = list(self.chs)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> MotionConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown motion config keys: {sorted(unknown)}")
-        d = dict(d)
-        if "chs" in d:
-            d["chs"] = tuple(int(c) for c in d["chs"])
-        if d.get("head", "motion") != "motion":
-            raise ValueError("not a motion model config")
-        if len(d.get("chs", cls.chs)) != 4:
-            raise ValueError("chs must list 4 channel counts")
-        return cls(**d)
-
-    @property
-    def stride(self) -> int:
-        return 8
 
 
 class Slot(NamedTuple):
@@ -94,6 +101,49 @@ def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
+def step_encoder(cin: int, chs: tuple[int, ...]) -> nn.ModuleList:
+    """The per-step encoder of a motion model: full, /2, /4 and /8 resolution stages."""
+    c0, c1, c2, c3 = chs
+    return nn.ModuleList(
+        [
+            nn.Sequential(_conv(cin, c0), _conv(c0, c0)),
+            nn.Sequential(_conv(c0, c1, 2), _conv(c1, c1)),
+            nn.Sequential(_conv(c1, c2, 2), _conv(c2, c2)),
+            _conv(c2, c3, 2),
+        ]
+    )
+
+
+def step_decoder(chs: tuple[int, ...]) -> nn.ModuleList:
+    """The decoder that mirrors `step_encoder`, each stage fed the encoder's skip."""
+    c0, c1, c2, c3 = chs
+    return nn.ModuleList([_conv(c3 + c2, c2), _conv(c2 + c1, c1), _conv(c1 + c0, c0)])
+
+
+def unet_step(
+    encoder: nn.ModuleList,
+    forecaster: ConvLSTMCell,
+    decoder: nn.ModuleList,
+    head: nn.Module,
+    x: Tensor,
+    state: State,
+) -> tuple[Tensor, State]:
+    """One recurrent step of a motion model: the encoder stages (skips kept), the forecaster
+    ConvLSTM cell at the coarsest level, the decoder stages with the skips, then the head.
+    Returns the head's output (at the padded size) and the new state."""
+    skips = []
+    y = x
+    for stage in encoder:
+        y = stage(y)
+        skips.append(y)
+    state = forecaster(skips[-1], state)
+    y = state[0]
+    for dec, skip in zip(decoder, reversed(skips[:-1]), strict=True):
+        y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        y = dec(torch.cat([y, skip], 1))
+    return head(y), state
+
+
 def _logit(p: Tensor, eps: float = 1e-4) -> Tensor:
     p = p.clamp(eps, 1 - eps)
     return torch.log(p) - torch.log1p(-p)
@@ -106,20 +156,13 @@ class MotionInterpolator(nn.Module):
         super().__init__()
         self.config = cfg = config or MotionConfig()
         c0, c1, c2, c3 = cfg.chs
-        self.encoder = nn.ModuleList(
-            [
-                nn.Sequential(_conv(SLOT_CHS, c0), _conv(c0, c0)),
-                nn.Sequential(_conv(c0, c1, 2), _conv(c1, c1)),
-                nn.Sequential(_conv(c1, c2, 2), _conv(c2, c2)),
-                _conv(c2, c3, 2),
-            ]
-        )
+        self.encoder = step_encoder(SLOT_CHS, cfg.chs)
         self.context_encoder = nn.Sequential(_conv(3, c0, 2), _conv(c0, c1, 2), _conv(c1, c3, 2))
         self.past = ConvLSTM(c3, [c3], cfg.kernel_size)
         self.future = ConvLSTM(c3, [c3], cfg.kernel_size)
         self.fuse = nn.Conv2d(4 * c3, 2 * c3, 1)
         self.forecaster = ConvLSTMCell(c3, c3, cfg.kernel_size)
-        self.decoder = nn.ModuleList([_conv(c3 + c2, c2), _conv(c2 + c1, c1), _conv(c1 + c0, c0)])
+        self.decoder = step_decoder(cfg.chs)
         self.head = nn.Conv2d(c0, 8, 3, padding=1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)  # type: ignore[arg-type]
@@ -168,17 +211,10 @@ class MotionInterpolator(nn.Module):
         slots = []
         for t in times:
             x, ft0, ft1, alpha = self._slot_input(a, b, f01, f10, e0, e1, float(t))
-            skips = []
-            y = self._pad(x)
-            for stage in self.encoder:
-                y = stage(y)
-                skips.append(y)
-            state = self.forecaster(skips[-1], state)
-            y = state[0]
-            for dec, skip in zip(self.decoder, reversed(skips[:-1]), strict=True):
-                y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-                y = dec(torch.cat([y, skip], 1))
-            out = self.head(y)[..., :h, :w]
+            out, state = unet_step(
+                self.encoder, self.forecaster, self.decoder, self.head, self._pad(x), state
+            )
+            out = out[..., :h, :w]
             slots.append(
                 Slot(
                     ft0=ft0 + fs * out[:, 0:2],
