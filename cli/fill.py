@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.options import crf_option, device_option, fps_option, model_option
+from cli.options import adapt_option, crf_option, device_option, fps_option, model_option
 from framepred.fill import METHODS, fill_video
 from framepred.gaps import DETECTORS, SlotSpecError, parse_slot_spec
 
@@ -53,14 +53,9 @@ def _check_frames(ctx: click.Context, param: click.Parameter, value: str | None)
     "classical flow (DIS optical flow), blend (cross-fade), repeat (nearest frame).",
 )
 @model_option
-@click.option(
-    "--adapt",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    metavar="STEPS",
-    help="First fine-tune the model for STEPS steps on this video's own frames (hide known "
-    "frames, learn to bring them back); reports held-out PSNR before and after.",
+@adapt_option(
+    "First fine-tune the model for STEPS steps on this video's own frames (hide known "
+    "frames, learn to bring them back); reports held-out PSNR before and after."
 )
 @click.option(
     "--max-gap",

@@ -30,3 +30,15 @@ crf_option = click.option(
     show_default=True,
     help="H.264 quality for .mp4 output (lower is better).",
 )
+
+
+def adapt_option(help: str):
+    """`--adapt STEPS`: per-video adaptation before filling or predicting."""
+    return click.option(
+        "--adapt",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        metavar="STEPS",
+        help=help + " Keeps the weights that score best on held-out windows.",
+    )

@@ -7,12 +7,22 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from cli.options import crf_option, device_option, fps_option, model_option
+from cli.options import adapt_option, crf_option, device_option, fps_option, model_option
 from framepred.errors import InputShapeError
 from framepred.forecasters import FORECASTERS
 from framepred.predict_io import parse_start, predict_file, predict_video
 
-VIDEO_ONLY = ("start", "context", "with_context", "compare", "compare_with", "method", "fps", "crf")
+VIDEO_ONLY = (
+    "start",
+    "context",
+    "with_context",
+    "compare",
+    "compare_with",
+    "method",
+    "fps",
+    "crf",
+    "adapt",
+)
 
 
 def _check_start(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -58,11 +68,15 @@ def _check_start(ctx: click.Context, param: click.Parameter, value: str | None) 
     type=click.Choice(FORECASTERS),
     default="model",
     show_default=True,
-    help="model (--model, or the learned default model; flow while none is shipped), "
+    help="model (--model; on video the shipped `forecast` model, on .npy `mmnist`), "
     "copy-last (repeat the last frame) or flow (DIS optical flow extrapolated at constant "
     "velocity).",
 )
 @model_option
+@adapt_option(
+    "Video input: first fine-tune the motion model for STEPS steps on the frames before "
+    "--start (predict their last frames from the first ones); reports held-out PSNR."
+)
 @click.option(
     "--with-context", is_flag=True, help="Write the context frames before the prediction."
 )
@@ -100,6 +114,7 @@ def predict_command(
     start: str | None,
     method: str,
     model: str | None,
+    adapt: int,
     with_context: bool,
     compare: bool,
     compare_with: tuple[str, ...],
@@ -154,7 +169,16 @@ def predict_command(
         fps=fps,
         overwrite=overwrite,
         progress=not no_progress,
+        adapt=adapt,
     )
+    if report.adapt:
+        a = report.adapt
+        click.echo(
+            f"adapted {a['steps']} steps in {a['seconds']:.0f} s: held-out PSNR "
+            f"{a['psnr_before']:.2f} -> {a['psnr_after']:.2f} dB"
+            + (f" (kept step {a['kept_step']})" if a["kept_step"] else " (model unchanged)"),
+            err=True,
+        )
     scored = [p for p in report.psnr_per_step if p is not None]
     quality = f"; PSNR vs truth {sum(scored) / len(scored):.2f} dB" if scored else ""
     click.echo(

@@ -143,7 +143,7 @@ def make_synthesizer(method: str, model=None, device: str = "auto", predictor=No
             return Flow()
     from framepred.checkpoints import load_model
     from framepred.models.motion import MotionInterpolator
-    from framepred.predict import FramePredictor, pick_device
+    from framepred.predict import pick_device, predictor_for
 
     dev = pick_device(device)
     net, meta = load_model(model or "default", dev)
@@ -151,7 +151,7 @@ def make_synthesizer(method: str, model=None, device: str = "auto", predictor=No
         from framepred.motion_fill import MotionSynthesizer
 
         return MotionSynthesizer(net, dev)
-    return ModelSynthesizer(FramePredictor(net, dev, context_frames=int(meta.get("context") or 10)))
+    return ModelSynthesizer(predictor_for(net, dev, meta))
 
 
 def declared_slots(info: VideoInfo) -> int | None:

@@ -189,19 +189,16 @@ def get_forecaster(
 
 
 def video_model() -> str | None:
-    """The built-in model used on video when none is named: the learned `default`, if shipped.
+    """The built-in model that predicts video when none is named: `forecast` (the forward-only
+    motion model) if shipped, else None.
 
     The Moving MNIST model (`mmnist`, the `.npy` default) is not used on real video unless
-    asked for by name: it was trained on white digits on black, not on camera footage.
+    asked for by name: it was trained on white digits on black, not on camera footage. The
+    shipped `default` fills gaps and cannot forecast.
     """
-    from framepred.checkpoints import builtin_path, read_checkpoint
+    from framepred.checkpoints import builtin_path
 
-    path = builtin_path("default")
-    if path is None:
-        return None
-    config = read_checkpoint(path).get("config") or {}
-    # The shipped `default` may be the gap-filling motion model, which cannot forecast.
-    return None if config.get("head") == "motion" else "default"
+    return "forecast" if builtin_path("forecast") is not None else None
 
 
 def fill_context(frames: Mapping[int, np.ndarray], lo: int, hi: int) -> tuple[np.ndarray, int]:

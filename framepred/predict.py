@@ -16,6 +16,7 @@ import torch
 from framepred.checkpoints import load_model
 from framepred.errors import CheckpointError, InputShapeError
 from framepred.models import EncoderForecaster
+from framepred.models.motion_forecast import MotionForecaster
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -88,16 +89,83 @@ class FramePredictor:
         )
 
 
-def load_predictor(model: str | Path, device: str = "auto", batch_size: int = 16) -> FramePredictor:
-    """Load a checkpoint (path or built-in name) as a ready-to-use `FramePredictor`."""
-    dev = pick_device(device)
-    net, meta = load_model(model, dev)
+class MotionPredictor(FramePredictor):
+    """The forward-only motion model (`MotionForecaster`) behind the `FramePredictor` interface.
+
+    Per sequence: the last `config.context` frames are scaled to the working resolution, DIS
+    optical flow from the last frame to the one before it gives the velocity, the network
+    corrects the motion at that resolution, and it is applied to the full-resolution last frame.
+    Grey frames are predicted as RGB and averaged back.
+    """
+
+    def __init__(self, net: MotionForecaster, device: torch.device | str = "cpu") -> None:
+        import cv2
+
+        self.device = torch.device(device)
+        self.net = net.to(self.device).eval()  # type: ignore[assignment]
+        self.batch_size = 1
+        self.context_frames = net.config.context
+        self.dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+
+    @property
+    def in_chs(self) -> int:
+        return 3
+
+    @property
+    def motion_net(self) -> MotionForecaster:
+        assert isinstance(self.net, MotionForecaster)
+        return self.net
+
+    @torch.inference_mode()
+    def predict_batch(self, context: np.ndarray, horizon: int) -> np.ndarray:
+        from framepred.motion_fill import grey_small, resize_u8, working_size
+
+        n, t, h, w, c = context.shape
+        if c not in (1, 3):
+            raise InputShapeError(f"motion models predict 1- or 3-channel frames, got {c}")
+        net = self.motion_net
+        k = net.config.context
+        u8 = np.rint(context * 255.0).astype(np.uint8)
+        if c == 1:
+            u8 = np.repeat(u8, 3, axis=-1)
+        size = working_size(h, w, net.config.max_side)
+        out = np.empty((n, horizon, h, w, c), np.float32)
+        for i in range(n):
+            frames = list(u8[i, -k:])
+            while len(frames) < k:  # a short context repeats its first frame
+                frames.insert(0, frames[0])
+            small = np.stack([resize_u8(f, size) for f in frames])
+            grey = grey_small(frames[-1], size), grey_small(frames[-2], size)
+            back = self.dis.calc(*grey, None)  # type: ignore[call-overload]
+            dev = self.device
+            x = torch.from_numpy(small).to(dev).permute(0, 3, 1, 2).float().div_(255.0)[None]
+            flow = torch.from_numpy(back).to(dev).permute(2, 0, 1)[None]
+            last = torch.from_numpy(frames[-1]).to(dev).permute(2, 0, 1).float().div_(255.0)
+            steps = net(x, flow, horizon)
+            for j, step in enumerate(steps):
+                y = net.render(last[None], step)[0].permute(1, 2, 0).float().cpu().numpy()
+                out[i, j] = y.mean(-1, keepdims=True) if c == 1 else y
+        return out
+
+
+def predictor_for(net, device: torch.device, meta: dict, batch_size: int = 16) -> FramePredictor:
+    """The predictor of a loaded forecasting network (pixel or motion model)."""
+    if isinstance(net, MotionForecaster):
+        return MotionPredictor(net, device)
     if not isinstance(net, EncoderForecaster):
         raise CheckpointError(
-            f"{model} is a gap-filling motion model (use it with `fill`); prediction needs a "
-            "forecasting model such as mmnist or one trained with `framepred train mmnist`"
+            f"{meta.get('path', 'the model')} is a gap-filling motion model (use it with "
+            "`fill`); prediction needs a forecasting model such as `forecast`, mmnist or one "
+            "trained with `framepred train ... --preset motion-forecast`"
         )
-    return FramePredictor(net, dev, batch_size, context_frames=int(meta.get("context") or 10))
+    return FramePredictor(net, device, batch_size, context_frames=int(meta.get("context") or 10))
+
+
+def load_predictor(model: str | Path, device: str = "auto", batch_size: int = 16) -> FramePredictor:
+    """Load a checkpoint (path or built-in name) as a ready-to-use predictor."""
+    dev = pick_device(device)
+    net, meta = load_model(model, dev)
+    return predictor_for(net, dev, meta, batch_size)
 
 
 def _as_float(array: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
+from itertools import takewhile
 from math import ceil
 from pathlib import Path
 
@@ -23,9 +24,8 @@ import numpy as np
 from tqdm import tqdm
 
 from framepred.atomic import atomic_path, check_writable_target
-from framepred.checkpoints import builtin_path
 from framepred.compare import psnr_u8, write_side_by_side, write_strip
-from framepred.errors import InputShapeError, VideoOpenError, VideoWriteError
+from framepred.errors import FramepredError, InputShapeError, VideoOpenError, VideoWriteError
 from framepred.forecasters import Forecaster, fill_context, get_forecaster, video_model
 from framepred.gaps import Grid
 from framepred.predict import load_predictor, predict_array
@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 
 
 def default_model_name() -> str:
-    """The learned default model if one is shipped, else the Moving MNIST model."""
-    return "default" if builtin_path("default") is not None else "mmnist"
+    """The model `.npy` prediction uses when none is named: the Moving MNIST model (arrays
+    are the digit sequences it was trained on). Video uses `video_model()`."""
+    return "mmnist"
 
 
 def load_npy(path: Path) -> np.ndarray:
@@ -157,6 +158,7 @@ class PredictReport:
     compare: list[str] = field(default_factory=list)
     audio: str = "none"  # none | trimmed | padded
     seconds: float = 0.0
+    adapt: dict | None = None  # per-video adaptation: steps, seconds, PSNR before/after
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -202,6 +204,7 @@ def predict_video(
     overwrite: bool = False,
     progress: bool = True,
     forecaster: Forecaster | None = None,
+    adapt: int = 0,
 ) -> PredictReport:
     """Predict `horizon` frames after `start` in a video and write them to `output`.
 
@@ -225,6 +228,8 @@ def predict_video(
         compare_with: more methods whose predictions get a row of the strip each.
         fps: override the nominal frame rate (image folders default to 25).
         forecaster: an already built forecaster (tests, API use); overrides `method`.
+        adapt: fine-tune the motion model for this many steps on the video's frames before
+            `start` (never on what it predicts) first; 0 skips it.
     """
     t0 = time.perf_counter()
     input, output = Path(input), Path(output)
@@ -244,6 +249,7 @@ def predict_video(
         grid = Grid(info.start, info.interval)
         frames, first, last_slot = _read_window(reader, grid, first, context, horizon, progress)
     _check_window(first, last_slot, context, horizon, grid, compare)
+    adapted = _adapt(forecaster, input, fps, first, adapt, progress) if adapt > 0 else None
     ctx, n_filled = fill_context(frames, first - context, first)
     if n_filled:
         log.warning("%d of the %d context slots are missing in the source; interpolated "
@@ -257,6 +263,7 @@ def predict_video(
                            first, float(grid.time(first)), context, horizon, with_context, 0,
                            n_filled, [None if t is None else round(psnr_u8(t, p), 3)
                                       for t, p in zip(truth, pred, strict=True)])  # fmt: skip
+    report.adapt = adapted
     out_frames = np.concatenate([ctx, pred]) if with_context else pred
     first_out = first - context if with_context else first
     audio_from = None if info.is_folder or kind not in ("mp4", "mkv") else input
@@ -276,6 +283,34 @@ def predict_video(
         report.compare = [str(side), str(strip)]
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
+
+
+def _adapt(forecaster: Forecaster, input: Path, fps, first: int, steps: int,
+           progress: bool) -> dict:  # fmt: skip
+    """Fine-tune the forward-only motion model on the input's frames before slot `first`."""
+    from dataclasses import asdict
+
+    from framepred.adapt import adapt
+    from framepred.predict import MotionPredictor
+
+    predictor = getattr(forecaster, "predictor", None)
+    if not isinstance(predictor, MotionPredictor):
+        raise FramepredError(
+            "--adapt needs the learned motion forecaster (--method model with the shipped "
+            "`forecast` model or one trained with --preset motion-forecast)"
+        )
+    with VideoReader(input, fps) as reader:
+        grid = Grid(reader.info.start, reader.info.interval)
+        # Only the past: decoding stops at the first predicted slot.
+        past = (f.image for f in takewhile(lambda f: grid.slot(f.pts) < first, reader))
+        try:
+            net, res = adapt(predictor.motion_net, past, steps,
+                             device=predictor.device, progress=progress)  # fmt: skip
+        except ValueError as err:
+            raise InputShapeError(f"cannot adapt to {input}: {err}") from None
+    predictor.net = net  # type: ignore[assignment]  # a MotionPredictor holds a MotionForecaster
+    log.info("%s", res.summary())
+    return asdict(res)
 
 
 def _make_forecaster(method, model, device, context, batch_size) -> Forecaster:
