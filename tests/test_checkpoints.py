@@ -76,7 +76,7 @@ def test_builtin_models_load_by_name():
     from framepred.models.motion import MotionInterpolator
     from framepred.models.motion_forecast import MotionForecaster
 
-    assert {"default", "mmnist"} <= set(builtin_names())
+    assert {"default", "forecast", "mmnist"} <= set(builtin_names())
     for name in builtin_names():
         net, meta = load_model(name)
         assert meta["path"].endswith(f"{name}.pt")
@@ -93,6 +93,21 @@ def test_builtin_models_load_by_name():
             out = net.rollout(torch.rand(1, 3, net.config.in_chs, 32, 32), 2)
             assert out.shape == (1, 2, net.config.in_chs, 32, 32)
         assert torch.isfinite(out).all()
+
+
+def test_the_shipped_forecaster_predicts_video_by_default():
+    from framepred.forecasters import video_model
+    from framepred.models.motion_forecast import MotionForecaster
+
+    assert video_model() == "forecast"
+    net, _ = load_model("forecast")
+    assert isinstance(net, MotionForecaster)
+    # trained: the head's zero-initialised last layer (constant-velocity warping) has moved
+    fresh = dict(MotionForecaster(net.config).named_parameters())
+    zero_at_start = [n for n, p in fresh.items() if not p.any()]
+    assert zero_at_start
+    trained = dict(net.named_parameters())
+    assert all(trained[n].abs().sum() > 0 for n in zero_at_start)
 
 
 # -- the same through every command that loads a checkpoint -----------------------------------
