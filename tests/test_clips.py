@@ -14,7 +14,14 @@ import torch
 from conftest import moving_scene, read_all, write_video
 from torch.utils.data import ConcatDataset, DataLoader
 
-from framepred.data.clips import ClipWindows, Window, find_clips, has_scene_cut, make_dataset
+from framepred.data.clips import (
+    SYNTHETIC_EPOCH,
+    ClipWindows,
+    Window,
+    find_clips,
+    has_scene_cut,
+    make_dataset,
+)
 from framepred.data.synthetic import SyntheticMotion
 from framepred.errors import VideoOpenError
 
@@ -104,6 +111,26 @@ def test_a_single_clip_is_split_in_time(tmp_path: Path) -> None:
     span = {w.stride: 2 * w.stride + 1 for w in val.fixed}
     assert all(24 <= w.start and w.start + span[w.stride] <= 30 for w in val.fixed)
     assert {w.stride for w in val.fixed} == {1, 2}  # both frame rates are validated
+
+
+def test_a_few_clips_are_each_split_in_time(tmp_path: Path) -> None:
+    for k in range(2):  # with two clips, holding one out would halve the training footage
+        clip_mkv(tmp_path / f"clip{k}.mkv", n=20, seed=k)
+    train = ClipWindows([tmp_path], length=3, split="train", val_fraction=0.2)
+    val = ClipWindows([tmp_path], length=3, split="val", val_fraction=0.2)
+    assert train.ranges == [(0, 0, 16), (1, 0, 16)] and val.ranges == [(0, 16, 20), (1, 16, 20)]
+    assert {w.clip for w in val.fixed} == {0, 1}
+
+
+def test_footage_mixed_with_synthetic_gets_an_equal_share(tmp_path: Path) -> None:
+    path = clip_mkv(tmp_path / "one.mkv")
+    mixed = make_dataset(["synthetic", path], length=3, size=(32, 32))
+    assert isinstance(mixed, ConcatDataset)
+    assert [len(d) for d in mixed.datasets] == [SYNTHETIC_EPOCH, SYNTHETIC_EPOCH]
+    alone = make_dataset([path], length=3, size=(32, 32))
+    assert len(alone) == 24 - 2  # on its own, an epoch is the footage's distinct windows
+    val = make_dataset(["synthetic", path], split="val", length=3, size=(32, 32))
+    assert isinstance(val, ConcatDataset) and len(val.datasets[1]) < 30  # each window once
 
 
 def test_validation_is_fixed_centre_crops_without_flips(tmp_path: Path) -> None:

