@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from framepred.train import PRESETS, TrainConfig, task_of, train
+from framepred.train import PRESETS, TrainConfig, is_motion_config, task_of, train
 
 
 @click.command("train")
@@ -23,7 +23,7 @@ from framepred.train import PRESETS, TrainConfig, task_of, train
     type=click.Choice(sorted(PRESETS)),
     default=None,
     help="Model preset [default: mmnist for mmnist, motion for clips/synthetic; "
-    "motion-forecast trains the forward-only model for `predict`].",
+    "motion-forecast trains the forward-only model for `predict`, on clips or on mmnist].",
 )
 @click.option(
     "--max-steps",
@@ -48,14 +48,16 @@ from framepred.train import PRESETS, TrainConfig, task_of, train
     "--lr",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Peak learning rate of AdamW [default: 2e-3 for mmnist, 1e-3 for motion].",
+    help="Peak learning rate of AdamW [default: 2e-3 for the pixel models, 1e-3 for motion "
+    "models].",
 )
 @click.option(
     "--loss",
     type=click.Choice(["bce", "mse", "l1"]),
     default="bce",
     show_default=True,
-    help="Training loss of mmnist (motion models use Charbonnier L1).",
+    help="Training loss of the pixel model; motion models use Charbonnier L1 (l1, the default "
+    "on clips) or mse (the default on mmnist).",
 )
 @click.option(
     "--ssim-weight",
@@ -145,14 +147,15 @@ def train_command(
 ) -> None:
     """Train a model on DATA and print the final checkpoint's path as the last stdout line.
 
-    DATA is `mmnist` (Moving MNIST generated on the fly: the pixel forecaster), or any mix of
-    video files, folders of videos or numbered frames, and `synthetic` (motion generated from
-    the shipped photos; `synthetic:DIR` uses your own): the motion model that fills gaps, or
-    with `--preset motion-forecast` the one that predicts.
+    DATA is `mmnist` (Moving MNIST generated on the fly: the pixel forecaster, or with
+    `--preset motion-forecast` the forward-only motion model), or any mix of video files,
+    folders of videos or numbered frames, and `synthetic` (motion generated from the shipped
+    photos; `synthetic:DIR` uses your own): the motion model that fills gaps, or with
+    `--preset motion-forecast` the one that predicts.
     """
     motion = task_of(list(data)) == "motion"
     preset = preset or ("motion" if motion else "mmnist")
-    lr = lr or (1e-3 if motion else 2e-3)
+    lr = lr or (1e-3 if is_motion_config(PRESETS[preset]) else 2e-3)
     cfg = TrainConfig(
         data=list(data),
         out=out,

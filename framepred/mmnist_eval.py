@@ -85,8 +85,7 @@ def evaluate_mmnist(
         ctx, target = batch[:, :context], batch[:, context : context + horizon]
         for name, predictor in predictors.items():
             if isinstance(predictor, FramePredictor):
-                with torch.inference_mode():
-                    pred = predictor.net.rollout(ctx.to(predictor.device), horizon).float().cpu()
+                pred = predictor.rollout(ctx, horizon)
             else:
                 pred = predictor(ctx, horizon)
             accs[name].add(pred, target)

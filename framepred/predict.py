@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from framepred.checkpoints import load_model
 from framepred.errors import CheckpointError, InputShapeError
@@ -82,6 +83,12 @@ class FramePredictor:
             y = y.mean(dim=2, keepdim=True)
         return y.permute(0, 1, 3, 4, 2).clamp_(0, 1).numpy()
 
+    @torch.inference_mode()
+    def rollout(self, context: Tensor, horizon: int) -> Tensor:
+        """(B, K, C, H, W) float in [0, 1] -> (B, horizon, C, H, W) float on the CPU, the
+        network's raw output (the Moving MNIST protocol scores it unclamped)."""
+        return self.net.rollout(context.to(self.device), horizon).float().cpu()
+
     def predict(self, context: np.ndarray, horizon: int) -> np.ndarray:
         """context (T, H, W, C) uint8 (or float in [0, 1]) -> (horizon, H, W, C), same dtype."""
         return predict_array(
@@ -115,6 +122,11 @@ class MotionPredictor(FramePredictor):
     def motion_net(self) -> MotionForecaster:
         assert isinstance(self.net, MotionForecaster)
         return self.net
+
+    def rollout(self, context: Tensor, horizon: int) -> Tensor:
+        """(B, K, C, H, W) float in [0, 1] -> (B, horizon, C, H, W) float on the CPU."""
+        y = self.predict_batch(context.permute(0, 1, 3, 4, 2).cpu().numpy(), horizon)
+        return torch.from_numpy(y).permute(0, 1, 4, 2, 3)
 
     @torch.inference_mode()
     def predict_batch(self, context: np.ndarray, horizon: int) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 `train()` builds the LightningModule and DataModule, runs `Trainer.fit` with checkpoints
 (last + best by validation score) and a CSV log in the output folder, and returns the path of
-the final checkpoint. Two tasks: `mmnist` trains the pixel encoder-forecaster on Moving MNIST;
+the final checkpoint. Two tasks: `mmnist` trains the pixel encoder-forecaster on Moving MNIST
+(or, with the `motion-forecast` preset, the forward-only motion model on the same digits);
 anything else (video files, folders of videos or frames, `synthetic` motion from photos)
 trains the motion model that fills gaps in natural video. The learning rate follows warm-up + cosine over the *budget*, which is
 steps or wall-clock time, whichever runs out first, so a `--max-time` run anneals properly.
@@ -54,6 +55,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 FORECAST_HORIZON = 5  # future frames a forecast window trains on
+MMNIST_HORIZON = 10  # Moving MNIST's protocol: 10 context frames -> 10 future frames
+MMNIST_SIDE = 64  # Moving MNIST frames are 64 x 64: the motion model works at full size
 
 
 MOTION_LOSS = "charbonnier"  # the motion model's default training loss
@@ -71,6 +74,14 @@ def task_of(data: list[str]) -> str:
 def is_motion_config(model: dict) -> bool:
     """Motion models (filling or forecasting) train on clips and synthetic motion."""
     return model.get("head") in ("motion", "motion-forecast")
+
+
+def fits_task(model: dict, task: str) -> bool:
+    """Pixel models train on mmnist only; motion models on clips and synthetic motion, and the
+    forward-only one on mmnist too."""
+    if task == "motion":
+        return is_motion_config(model)
+    return not is_motion_config(model) or model.get("head") == "motion-forecast"
 
 
 @dataclass
@@ -140,10 +151,10 @@ def _check_budget(cfg: TrainConfig) -> None:
     if not cfg.data:
         raise FramepredError("no training data given")
     task = task_of(cfg.data)
-    if (task == "motion") != is_motion_config(cfg.model):
+    if not fits_task(cfg.model, task):
         raise FramepredError(
-            "--preset does not fit the data: use mmnist or tiny with mmnist, a motion preset "
-            "with clips or synthetic"
+            "--preset does not fit the data: use mmnist, tiny or motion-forecast with mmnist, "
+            "a motion preset with clips or synthetic"
         )
 
 
@@ -203,38 +214,48 @@ def _task_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataMod
 
 
 def _motion_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataModule]:
-    """Clips and synthetic motion: the motion model and gap batches cut from windows."""
+    """Clips and synthetic motion: the motion model and gap batches cut from windows.
+    Moving MNIST (forward-only model): forecast batches of 64 x 64 digit sequences."""
     from framepred.data.clips import make_dataset
     from framepred.data.forecast import ForecastDataModule
     from framepred.data.interp import GapDataModule
+    from framepred.data.mmnist import MovingMNIST
     from framepred.lit_motion import MotionFillModule, MotionForecastModule
 
+    mmnist = task_of(cfg.data) == "mmnist"
     # --loss l1 is the Charbonnier (smooth L1) loss; bce (the mmnist default) means the
-    # motion model's own default.
-    loss = {"mse": "mse", "l1": "charbonnier"}.get(cfg.loss, MOTION_LOSS)
+    # motion model's own default: Charbonnier on video, MSE (the scored metric) on mmnist.
+    default_loss = "mse" if mmnist else MOTION_LOSS
+    loss = {"mse": "mse", "l1": "charbonnier"}.get(cfg.loss, default_loss)
     forecast = cfg.model.get("head") == "motion-forecast"
     module_cls = MotionForecastModule if forecast else MotionFillModule
     module = module_cls(model=cfg.model, lr=cfg.lr, loss=loss)
-    scales = tuple(cfg.scales)
-    side = cfg.working * max(scales)
+    scales = (1,) if mmnist else tuple(cfg.scales)
+    working = MMNIST_SIDE if mmnist else cfg.working
+    side = working * max(scales)
     context = module.config.context
+    horizon = MMNIST_HORIZON if mmnist else FORECAST_HORIZON
     # The longest gap trained on plus context, or the context and the frames to predict.
-    window = context + FORECAST_HORIZON if forecast else 3 + 2 * context
-    try:
-        train_set = make_dataset(cfg.data, split="train", length=window, size=(side, side))
-        val_set = make_dataset(
-            cfg.data, split="val", length=window, size=(side, side), seed=cfg.seed + 1
-        )
-    except (OSError, ValueError) as err:
-        raise FramepredError(f"cannot use the training data: {err}") from None
-    extra = {"horizon": FORECAST_HORIZON} if forecast else {}
+    window = context + horizon if forecast else 3 + 2 * context
+    if mmnist:
+        train_set: Any = MovingMNIST("train", 10**9, channels=3)
+        val_set: Any = MovingMNIST("val", cfg.val_size, seed=1, channels=3)
+    else:
+        try:
+            train_set = make_dataset(cfg.data, split="train", length=window, size=(side, side))
+            val_set = make_dataset(
+                cfg.data, split="val", length=window, size=(side, side), seed=cfg.seed + 1
+            )
+        except (OSError, ValueError) as err:
+            raise FramepredError(f"cannot use the training data: {err}") from None
+    extra = {"horizon": horizon} if forecast else {}
     data = (ForecastDataModule if forecast else GapDataModule)(
         train_set,
         val_set,
         batch_size=cfg.batch_size,
         num_workers=cfg.num_workers,
         val_batches=max(1, cfg.val_size // cfg.batch_size),
-        working=cfg.working,
+        working=working,
         scales=scales,
         context=context,
         **extra,
@@ -276,18 +297,19 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
 
         start, _ = load_model(cfg.init)
         cfg.model = start.config.to_dict()
-        if (task == "motion") != is_motion_config(cfg.model):
+        if not fits_task(cfg.model, task):
             kind = "motion (gap-filling)" if is_motion_config(cfg.model) else "Moving MNIST"
             raise FramepredError(
                 f"--init {cfg.init} is a {kind} model; it cannot train on this data"
             )
-    module, data = _task_parts(cfg) if task == "mmnist" else _motion_parts(cfg)
+    motion = is_motion_config(cfg.model)
+    module, data = _motion_parts(cfg) if motion else _task_parts(cfg)
     if start is not None:
         module.net.load_state_dict(start.state_dict())  # type: ignore[union-attr]
     monitor, best_name = (
-        ("val/mse", "best-step{step}-mse{val/mse:.1f}")
-        if task == "mmnist"
-        else ("val/loss", "best-step{step}-psnr{val/psnr:.2f}")
+        ("val/loss", "best-step{step}-psnr{val/psnr:.2f}")
+        if motion
+        else ("val/mse", "best-step{step}-mse{val/mse:.1f}")
     )
     callbacks: list[Callback] = [
         ModelCheckpoint(
@@ -346,5 +368,5 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
     if cfg.fast_dev_run:
         return out
     # Always leave a final checkpoint at the exact stopping step.
-    trainer.save_checkpoint(last)
+    trainer.save_checkpoint(last, weights_only=False)  # full state: --resume needs it
     return last

@@ -79,6 +79,7 @@ class MovingMNIST(Dataset):
         seed: None draws fresh sequences every time (training, from torch's seeded RNG so
             `seed_everything(..., workers=True)` makes runs repeatable); an int makes item i
             the same sequence on every call (validation and test sets).
+        channels: 1 (grey) or 3 (the grey frames repeated as RGB, for the motion models).
     """
 
     def __init__(
@@ -88,8 +89,12 @@ class MovingMNIST(Dataset):
         seq_len: int = 20,
         n_digits: int = 2,
         seed: int | None = None,
+        channels: int = 1,
     ) -> None:
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels}")
         self.digits = load_digits(split)
+        self.channels = channels
         self.length, self.seq_len, self.n_digits, self.seed = length, seq_len, n_digits, seed
 
     def __len__(self) -> int:
@@ -101,7 +106,8 @@ class MovingMNIST(Dataset):
         else:
             rng = np.random.default_rng([self.seed, index])
         seq = moving_mnist_sequence(rng, self.digits, self.seq_len, self.n_digits)
-        return torch.from_numpy(seq).unsqueeze(1).float().div_(255.0)  # (T, 1, 64, 64)
+        frames = torch.from_numpy(seq).unsqueeze(1).float().div_(255.0)  # (T, 1, 64, 64)
+        return frames.expand(-1, 3, -1, -1) if self.channels == 3 else frames
 
 
 class MovingMNISTDataModule(L.LightningDataModule):
