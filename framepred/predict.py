@@ -96,6 +96,9 @@ class FramePredictor:
         )
 
 
+MAX_PASS_PIXELS = 1 << 21  # full-resolution pixels per network pass of `MotionPredictor`
+
+
 class MotionPredictor(FramePredictor):
     """The forward-only motion model (`MotionForecaster`) behind the `FramePredictor` interface.
 
@@ -105,12 +108,14 @@ class MotionPredictor(FramePredictor):
     Grey frames are predicted as RGB and averaged back.
     """
 
-    def __init__(self, net: MotionForecaster, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, net: MotionForecaster, device: torch.device | str = "cpu", batch_size: int = 16
+    ) -> None:
         import cv2
 
         self.device = torch.device(device)
         self.net = net.to(self.device).eval()  # type: ignore[assignment]
-        self.batch_size = 1
+        self.batch_size = batch_size
         self.context_frames = net.config.context
         self.dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
 
@@ -130,40 +135,52 @@ class MotionPredictor(FramePredictor):
 
     @torch.inference_mode()
     def predict_batch(self, context: np.ndarray, horizon: int) -> np.ndarray:
-        from framepred.motion_fill import grey_small, resize_u8, working_size
+        """context (N, T, H, W, C) float32 in [0, 1], C 1 or 3 -> (N, horizon, H, W, C).
 
+        Sequences go through the network together, as many per pass as `batch_size` allows
+        and at most about two million full-resolution pixels (one 1080p frame) per pass."""
         n, t, h, w, c = context.shape
         if c not in (1, 3):
             raise InputShapeError(f"motion models predict 1- or 3-channel frames, got {c}")
-        net = self.motion_net
-        k = net.config.context
         u8 = np.rint(context * 255.0).astype(np.uint8)
         if c == 1:
             u8 = np.repeat(u8, 3, axis=-1)
-        size = working_size(h, w, net.config.max_side)
         out = np.empty((n, horizon, h, w, c), np.float32)
-        for i in range(n):
-            frames = list(u8[i, -k:])
+        per_pass = max(1, min(self.batch_size, MAX_PASS_PIXELS // (h * w)))
+        for i in range(0, n, per_pass):
+            y = self._predict_rgb(u8[i : i + per_pass], horizon)  # (B, N, H, W, 3)
+            out[i : i + per_pass] = y.mean(-1, keepdims=True) if c == 1 else y
+        return out
+
+    def _predict_rgb(self, u8: np.ndarray, horizon: int) -> np.ndarray:
+        """(B, T, H, W, 3) uint8 -> (B, horizon, H, W, 3) float32 in [0, 1]."""
+        from framepred.motion_fill import grey_small, resize_u8, working_size
+
+        net, dev = self.motion_net, self.device
+        k = net.config.context
+        h, w = u8.shape[2:4]
+        size = working_size(h, w, net.config.max_side)
+        smalls, backs, lasts = [], [], []
+        for seq in u8:
+            frames = list(seq[-k:])
             while len(frames) < k:  # a short context repeats its first frame
                 frames.insert(0, frames[0])
-            small = np.stack([resize_u8(f, size) for f in frames])
+            smalls.append(np.stack([resize_u8(f, size) for f in frames]))
             grey = grey_small(frames[-1], size), grey_small(frames[-2], size)
-            back = self.dis.calc(*grey, None)  # type: ignore[call-overload]
-            dev = self.device
-            x = torch.from_numpy(small).to(dev).permute(0, 3, 1, 2).float().div_(255.0)[None]
-            flow = torch.from_numpy(back).to(dev).permute(2, 0, 1)[None]
-            last = torch.from_numpy(frames[-1]).to(dev).permute(2, 0, 1).float().div_(255.0)
-            steps = net(x, flow, horizon)
-            for j, step in enumerate(steps):
-                y = net.render(last[None], step)[0].permute(1, 2, 0).float().cpu().numpy()
-                out[i, j] = y.mean(-1, keepdims=True) if c == 1 else y
-        return out
+            backs.append(self.dis.calc(*grey, None))  # type: ignore[call-overload]
+            lasts.append(frames[-1])
+        x = torch.from_numpy(np.stack(smalls)).to(dev).permute(0, 1, 4, 2, 3).float().div_(255.0)
+        flow = torch.from_numpy(np.stack(backs)).to(dev).permute(0, 3, 1, 2)
+        last = torch.from_numpy(np.stack(lasts)).to(dev).permute(0, 3, 1, 2).float().div_(255.0)
+        steps = net(x, flow, horizon)
+        y = torch.stack([net.render(last, step) for step in steps], 1)  # (B, N, 3, H, W)
+        return y.permute(0, 1, 3, 4, 2).float().cpu().numpy()
 
 
 def predictor_for(net, device: torch.device, meta: dict, batch_size: int = 16) -> FramePredictor:
     """The predictor of a loaded forecasting network (pixel or motion model)."""
     if isinstance(net, MotionForecaster):
-        return MotionPredictor(net, device)
+        return MotionPredictor(net, device, batch_size)
     if not isinstance(net, EncoderForecaster):
         raise CheckpointError(
             f"{meta.get('path', 'the model')} is a gap-filling motion model (use it with "

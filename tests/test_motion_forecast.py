@@ -138,6 +138,21 @@ def test_predict_adapt_needs_a_motion_forecaster(tmp_path, tiny_ckpt):
     assert not (tmp_path / "p.mkv").exists()
 
 
+def test_sequences_predicted_together_equal_one_at_a_time():
+    torch.manual_seed(0)
+    net = MotionForecaster(MotionForecastConfig.from_dict(TINY))
+    torch.nn.init.normal_(net.head.weight, std=0.05)  # a head that does something
+    rng = np.random.default_rng(0)
+    shifts = rng.integers(0, 20, 5)
+    seqs = np.stack([[bouncing(i + int(s)) for i in range(5)] for s in shifts])
+    context = seqs.astype(np.float32) / 255
+    together = MotionPredictor(net, batch_size=4).predict_batch(context, 3)
+    alone = MotionPredictor(net, batch_size=1).predict_batch(context, 3)
+    assert together.shape == (5, 3, 48, 64, 3)
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    assert not np.allclose(together[0], together[1])  # the sequences were not mixed up
+
+
 def test_the_forecaster_trains_on_moving_mnist_and_is_scored_by_eval(tmp_path):
     from framepred.mmnist_eval import evaluate_mmnist
 
