@@ -73,10 +73,13 @@ def test_unknown_names_list_the_builtins(tmp_path):
 
 
 def test_builtin_models_load_by_name():
+    from framepred.models import EncoderForecaster
     from framepred.models.motion import MotionInterpolator
     from framepred.models.motion_forecast import MotionForecaster
 
-    assert {"default", "forecast", "mmnist"} <= set(builtin_names())
+    assert {"default", "forecast", "mmnist", "mmnist-pixel"} <= set(builtin_names())
+    assert isinstance(load_model("mmnist")[0], MotionForecaster)  # the best digit predictor
+    assert isinstance(load_model("mmnist-pixel")[0], EncoderForecaster)
     for name in builtin_names():
         net, meta = load_model(name)
         assert meta["path"].endswith(f"{name}.pt")
