@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from framepred.train import PRESETS, TrainConfig, is_motion_config, task_of, train
+from framepred.train import PRESETS, TrainConfig, task_of, train
 
 
 @click.command("train")
@@ -155,7 +155,6 @@ def train_command(
     """
     motion = task_of(list(data)) == "motion"
     preset = preset or ("motion" if motion else "mmnist")
-    lr = lr or (1e-3 if is_motion_config(PRESETS[preset]) else 2e-3)
     cfg = TrainConfig(
         data=list(data),
         out=out,

@@ -60,6 +60,7 @@ MMNIST_SIDE = 64  # Moving MNIST frames are 64 x 64: the motion model works at f
 
 
 MOTION_LOSS = "charbonnier"  # the motion model's default training loss
+PIXEL_LR, MOTION_LR = 2e-3, 1e-3  # default peak learning rates of the two kinds of model
 
 
 def task_of(data: list[str]) -> str:
@@ -74,6 +75,14 @@ def task_of(data: list[str]) -> str:
 def is_motion_config(model: dict) -> bool:
     """Motion models (filling or forecasting) train on clips and synthetic motion."""
     return model.get("head") in ("motion", "motion-forecast")
+
+
+def peak_lr(cfg: TrainConfig) -> float:
+    """The run's peak learning rate: `cfg.lr`, or the default of its model's kind (read after
+    `--init` has set the model)."""
+    if cfg.lr is not None:
+        return cfg.lr
+    return MOTION_LR if is_motion_config(cfg.model) else PIXEL_LR
 
 
 def fits_task(model: dict, task: str) -> bool:
@@ -96,7 +105,7 @@ class TrainConfig:
     max_steps: int = -1  # stop after this many optimizer steps (-1: no limit)
     max_time: float | None = None  # stop after this many seconds of training
     batch_size: int = 16
-    lr: float = 2e-3
+    lr: float | None = None  # peak learning rate; None: PIXEL_LR or MOTION_LR by the model
     loss: str = "bce"
     ssim_weight: float = 0.0
     teacher_decay: float = 0.5  # fraction of the budget over which scheduled sampling fades out
@@ -203,7 +212,7 @@ def _task_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataMod
     module = FramePredictorModule(
         model=cfg.model,
         loss=cfg.loss,
-        lr=cfg.lr,
+        lr=peak_lr(cfg),
         ssim_weight=cfg.ssim_weight,
         teacher_decay=cfg.teacher_decay,
     )
@@ -229,7 +238,7 @@ def _motion_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataM
     loss = {"mse": "mse", "l1": "charbonnier"}.get(cfg.loss, default_loss)
     forecast = cfg.model.get("head") == "motion-forecast"
     module_cls = MotionForecastModule if forecast else MotionFillModule
-    module = module_cls(model=cfg.model, lr=cfg.lr, loss=loss)
+    module = module_cls(model=cfg.model, lr=peak_lr(cfg), loss=loss)
     scales = (1,) if mmnist else tuple(cfg.scales)
     working = MMNIST_SIDE if mmnist else cfg.working
     side = working * max(scales)
@@ -298,7 +307,7 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
         start, _ = load_model(cfg.init)
         cfg.model = start.config.to_dict()
         if not fits_task(cfg.model, task):
-            kind = "motion (gap-filling)" if is_motion_config(cfg.model) else "Moving MNIST"
+            kind = "motion (gap-filling)" if is_motion_config(cfg.model) else "pixel Moving MNIST"
             raise FramepredError(
                 f"--init {cfg.init} is a {kind} model; it cannot train on this data"
             )
