@@ -6,12 +6,17 @@ optical flow both ways, the network at the working resolution, and rendering at 
 resolution (upscaled flows, two warps, blend, conversion to uint8). Medians over the pairs;
 shares of the summed medians.
 
+Two paths in the same run, pair by pair: `plain` (contiguous weights, torch render) and
+`fast` (what `fill` runs on the CPU: channels-last weights, OpenCV render); the last line is
+the ratio of their totals.
+
     python benchmarks/fill_profile.py [CLIP] [--size 640x360] [--model default] [--pairs 20]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from pathlib import Path
@@ -29,6 +34,7 @@ from framepred.motion_fill import (  # noqa: E402
     dis_flows,
     flow_tensor,
     grey_small,
+    render_u8,
     resize_u8,
     to_tensor,
     working_size,
@@ -52,40 +58,50 @@ def main() -> None:
             frames.append(cv2.resize(f.image, (w, h), interpolation=cv2.INTER_AREA))
             if len(frames) >= 2 * args.pairs + 4:
                 break
-    net, _ = load_model(args.model)
-    k = net.config.context
+    plain, _ = load_model(args.model)
+    fast = copy.deepcopy(plain).to(memory_format=torch.channels_last)
+    k = plain.config.context
+    size = working_size(h, w, plain.config.max_side)
     dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     dev = torch.device("cpu")
-    stages: dict[str, list[float]] = {s: [] for s in ("scale", "flow", "network", "render")}
+    names = ("scale", "flow", "network", "render")
+    stages = {path: {s: [] for s in names} for path in ("plain", "fast")}
     with torch.inference_mode():
         for i in range(k, len(frames) - k - 1, 2):
             before, after = frames[i - k + 1 : i + 1], frames[i + 2 : i + 2 + k]
-            t0 = time.perf_counter()
-            past, future = _side(before, k, True), _side(after, k, False)
-            size = working_size(h, w, net.config.max_side)
-            past_lr = [resize_u8(f, size) for f in past]
-            future_lr = [resize_u8(f, size) for f in future]
-            ga, gb = grey_small(past[-1], size), grey_small(future[0], size)
-            t1 = time.perf_counter()
-            f01, f10 = dis_flows(ga, gb, dis)
-            t2 = time.perf_counter()
-            slots = net(to_tensor(past_lr, dev), to_tensor(future_lr, dev),
-                        flow_tensor(f01, dev), flow_tensor(f10, dev), [0.5])  # fmt: skip
-            t3 = time.perf_counter()
-            a, b = to_tensor([past[-1]], dev)[:, 0], to_tensor([future[0]], dev)[:, 0]
-            y = net.render(a, b, slots[0])[0]
-            y.mul(255.0).add_(0.5).clamp_(0, 255).byte().permute(1, 2, 0).numpy()
-            t4 = time.perf_counter()
-            for name, dt in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
-                stages[name].append(dt)
-    med = {s: float(np.median(v)) * 1000 for s, v in stages.items()}
-    total = sum(med.values())
-    print(f"{args.clip.name} at {w}x{h}, working {size[1]}x{size[0]}, {len(stages['flow'])} "
-          f"slots, {torch.get_num_threads()} thread(s), torch {torch.__version__}")  # fmt: skip
-    print("| stage | median ms per frame | share |\n|---|---:|---:|")
-    for s, v in med.items():
-        print(f"| {s} | {v:.1f} | {100 * v / total:.0f}% |")
-    print(f"| total | {total:.1f} | {1000 / total:.1f} frames/s |")
+            for path, net in (("plain", plain), ("fast", fast)):
+                t0 = time.perf_counter()
+                past, future = _side(before, k, True), _side(after, k, False)
+                past_lr = [resize_u8(f, size) for f in past]
+                future_lr = [resize_u8(f, size) for f in future]
+                ga, gb = grey_small(past[-1], size), grey_small(future[0], size)
+                t1 = time.perf_counter()
+                f01, f10 = dis_flows(ga, gb, dis)
+                t2 = time.perf_counter()
+                slots = net(to_tensor(past_lr, dev), to_tensor(future_lr, dev),
+                            flow_tensor(f01, dev), flow_tensor(f10, dev), [0.5])  # fmt: skip
+                t3 = time.perf_counter()
+                if path == "fast":
+                    render_u8(past[-1], future[0], slots[0])
+                else:
+                    a, b = to_tensor([past[-1]], dev)[:, 0], to_tensor([future[0]], dev)[:, 0]
+                    y = net.render(a, b, slots[0])[0]
+                    y.mul(255.0).add_(0.5).clamp_(0, 255).byte().permute(1, 2, 0).numpy()
+                t4 = time.perf_counter()
+                for name, dt in zip(names, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                    stages[path][name].append(dt)
+    print(f"{args.clip.name} at {w}x{h}, working {size[1]}x{size[0]}, "
+          f"{len(stages['fast']['flow'])} slots, {torch.get_num_threads()} thread(s), "
+          f"torch {torch.__version__}")  # fmt: skip
+    totals = {}
+    for path, times in stages.items():
+        med = {s: float(np.median(v)) * 1000 for s, v in times.items()}
+        totals[path] = total = sum(med.values())
+        print(f"\n{path}\n\n| stage | median ms per frame | share |\n|---|---:|---:|")
+        for s, v in med.items():
+            print(f"| {s} | {v:.1f} | {100 * v / total:.0f}% |")
+        print(f"| total | {total:.1f} | {1000 / total:.1f} frames/s |")
+    print(f"\nfast vs plain: {totals['plain'] / totals['fast']:.2f}x frames/s")
 
 
 if __name__ == "__main__":

@@ -114,7 +114,8 @@ class MotionPredictor(FramePredictor):
         import cv2
 
         self.device = torch.device(device)
-        self.net = net.to(self.device).eval()  # type: ignore[assignment]
+        # Channels-last weights: oneDNN's NHWC convolutions, faster on the CPU, same results.
+        self.net = net.to(self.device, memory_format=torch.channels_last).eval()  # type: ignore[assignment]
         self.batch_size = batch_size
         self.context_frames = net.config.context
         self.dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)

@@ -76,3 +76,70 @@ def test_peephole_and_norm_cells_ignore_fused_gates():
     fast = set_fast_paths(copy.deepcopy(plain), fused_gates=True)
     x = torch.randn(1, 3, 2, 5, 5)
     torch.testing.assert_close(fast(x)[0], plain(x)[0], **TOL)
+
+
+# -- the motion models' inference and rendering on the CPU ------------------------------------
+
+
+def _smooth(c: int, size: tuple[int, int], scale: float, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.randn(1, c, 5, 7, generator=g) * scale
+    return torch.nn.functional.interpolate(coarse, size=size, mode="bilinear")
+
+
+@pytest.mark.parametrize("full", [(72, 128), (75, 101), (36, 64)])
+def test_opencv_render_matches_the_torch_render(full):
+    """`render_u8` (cv2.resize + cv2.remap) against `MotionInterpolator.render`: at most one
+    8-bit level apart anywhere, and on average far less (only OpenCV's 1/32-pixel sampling
+    positions differ)."""
+    import numpy as np
+
+    from framepred.models.motion import MotionInterpolator, Slot
+    from framepred.motion_fill import render_u8, to_tensor
+
+    rng = np.random.default_rng(0)
+    h, w = full
+    a = (rng.random((h, w, 3)) * 255).astype(np.uint8)
+    b = np.roll(a, 2, axis=1)
+    small = (36, 64)
+    slot = Slot(
+        ft0=_smooth(2, small, 3.0, 1),
+        ft1=_smooth(2, small, 3.0, 2),
+        logit=_smooth(1, small, 1.0, 3),
+        residual=_smooth(3, small, 0.03, 4),
+        base_alpha=torch.sigmoid(_smooth(1, small, 2.0, 5)),
+    )
+    ta, tb = to_tensor([a], "cpu")[:, 0], to_tensor([b], "cpu")[:, 0]
+    ref = MotionInterpolator.render(ta, tb, slot)[0]
+    ref_u8 = ref.mul(255.0).add_(0.5).clamp_(0, 255).byte().permute(1, 2, 0).numpy()
+    ours = render_u8(a, b, slot)
+    assert ours.shape == (h, w, 3) and ours.dtype == np.uint8
+    diff = np.abs(ours.astype(int) - ref_u8)
+    assert diff.max() <= 1
+    assert diff.mean() < 0.02
+
+
+@pytest.mark.parametrize("kind", ["fill", "forecast"])
+def test_channels_last_weights_give_the_same_predictions(kind):
+    """The motion models run with channels-last weights for inference and training; outputs
+    match contiguous weights to 1e-5."""
+    from framepred.models.motion import MotionConfig, MotionInterpolator
+    from framepred.models.motion_forecast import MotionForecastConfig, MotionForecaster
+
+    torch.manual_seed(0)
+    h, w = 40, 56
+    if kind == "fill":
+        net = MotionInterpolator(MotionConfig(chs=(4, 8, 8, 8)))
+        torch.nn.init.normal_(net.head.weight, std=0.1)
+        args = (torch.rand(1, 2, 3, h, w), torch.rand(1, 2, 3, h, w),
+                torch.randn(1, 2, h, w), torch.randn(1, 2, h, w), [0.3, 0.6])  # fmt: skip
+    else:
+        net = MotionForecaster(MotionForecastConfig(chs=(4, 8, 8, 8)))
+        torch.nn.init.normal_(net.head.weight, std=0.1)
+        args = (torch.rand(2, net.config.context, 3, h, w), torch.randn(2, 2, h, w), 3)
+    fast = copy.deepcopy(net).to(memory_format=torch.channels_last)
+    assert fast.encoder[0][0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        for ref, out in zip(net(*args), fast(*args), strict=True):
+            for r, o in zip(ref, out, strict=True):
+                torch.testing.assert_close(o, r, **TOL)
