@@ -16,6 +16,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -37,6 +38,7 @@ from framepred.gaps import (
     runs,
     slots_from_spec,
 )
+from framepred.pipelining import BackgroundWriter, prefetch
 from framepred.video import VideoInfo, VideoReader
 from framepred.video_writer import VideoWriter, output_kind
 
@@ -283,11 +285,13 @@ def fill_video(
         result.adapt = adapted
         bar = tqdm(total=n_slots, unit="frame", file=sys.stderr, disable=not progress,
                    desc="fill", dynamic_ncols=True, leave=False)  # fmt: skip
-        with bar, VideoWriter(output, info.frame_rate, crf=crf, preset=preset, rotation=info.rotation,
-                         audio_from=None if info.is_folder else input) as writer:  # fmt: skip
-            items = _slot_stream(reader, mapper, declared_slots(info), max_gap)
-            for image in _fill_stream(items, synth, info, max_gap, on_long_gap, result):
-                writer.write(image)
+        # Decoding runs ahead in one thread and encoding behind in another, beside synthesis.
+        stream = prefetch(_slot_stream(reader, mapper, declared_slots(info), max_gap))
+        with bar, closing(stream), VideoWriter(output, info.frame_rate, crf=crf, preset=preset,
+                rotation=info.rotation, audio_from=None if info.is_folder else input) as writer, \
+                BackgroundWriter(writer) as out:  # fmt: skip
+            for image in _fill_stream(stream, synth, info, max_gap, on_long_gap, result):
+                out.write(image)
                 bar.update(1)
         result.damaged = reader.damaged
     result.n_slots = mapper.next_slot
