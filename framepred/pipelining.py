@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -20,7 +20,7 @@ _DONE = object()  # end of stream
 _POLL = 0.1  # seconds between checks of the stop flag while a queue is full or empty
 
 
-def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:
+def prefetch(items: Iterable[T], depth: int = 4) -> Generator[T, None, None]:
     """Iterate `items` in a background thread, up to `depth` items ahead of the consumer.
 
     Exceptions raised by `items` come out of this iterator where they would have come out of

@@ -17,6 +17,7 @@ from torch import Tensor
 from framepred.checkpoints import load_model
 from framepred.errors import CheckpointError, InputShapeError
 from framepred.models import EncoderForecaster
+from framepred.models.motion import speed_up
 from framepred.models.motion_forecast import MotionForecaster
 
 
@@ -114,8 +115,7 @@ class MotionPredictor(FramePredictor):
         import cv2
 
         self.device = torch.device(device)
-        # Channels-last weights: oneDNN's NHWC convolutions, faster on the CPU, same results.
-        self.net = net.to(self.device, memory_format=torch.channels_last).eval()  # type: ignore[assignment]
+        self.net = speed_up(net.to(self.device)).eval()  # type: ignore[assignment]
         self.batch_size = batch_size
         self.context_frames = net.config.context
         self.dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from framepred.models import ConvLSTM, EncoderForecaster, ModelConfig
-from framepred.models.cells import set_fast_paths
+from framepred.models.cells import ConvLSTMCell, set_fast_paths
 
 TOL = {"atol": 1e-5, "rtol": 1e-4}
 OPTIONS = [
@@ -120,10 +120,11 @@ def test_opencv_render_matches_the_torch_render(full):
 
 
 @pytest.mark.parametrize("kind", ["fill", "forecast"])
-def test_channels_last_weights_give_the_same_predictions(kind):
-    """The motion models run with channels-last weights for inference and training; outputs
-    match contiguous weights to 1e-5."""
-    from framepred.models.motion import MotionConfig, MotionInterpolator
+def test_speed_up_gives_the_same_predictions(kind):
+    """The motion models run in `speed_up`'s layout (channels-last weights, no convolution of
+    the zero initial state) for inference and training; outputs match the plain layout to
+    1e-5."""
+    from framepred.models.motion import MotionConfig, MotionInterpolator, speed_up
     from framepred.models.motion_forecast import MotionForecastConfig, MotionForecaster
 
     torch.manual_seed(0)
@@ -137,8 +138,9 @@ def test_channels_last_weights_give_the_same_predictions(kind):
         net = MotionForecaster(MotionForecastConfig(chs=(4, 8, 8, 8)))
         torch.nn.init.normal_(net.head.weight, std=0.1)
         args = (torch.rand(2, net.config.context, 3, h, w), torch.randn(2, 2, h, w), 3)
-    fast = copy.deepcopy(net).to(memory_format=torch.channels_last)
+    fast = speed_up(copy.deepcopy(net))
     assert fast.encoder[0][0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert all(c.skip_zero_state for c in fast.modules() if isinstance(c, ConvLSTMCell))
     with torch.no_grad():
         for ref, out in zip(net(*args), fast(*args), strict=True):
             for r, o in zip(ref, out, strict=True):

@@ -22,16 +22,27 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from framepred.models.cells import ConvLSTM, ConvLSTMCell, State
+from framepred.models.cells import ConvLSTM, ConvLSTMCell, State, set_fast_paths
 from framepred.models.warp import backward_warp, blend_weight, fb_error, slot_flows, upscale_flow
 
 SLOT_CHS = 20  # channels of one slot's input, see `MotionInterpolator._slot_input`
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
+def speed_up(net: ModuleT) -> ModuleT:
+    """Switch a motion model (in place) to its faster layout for training and inference:
+    channels-last weights, so oneDNN runs the convolutions in NHWC (~1.15-1.5x on the CPU
+    here), and no convolution of the all-zero initial state of the context ConvLSTMs. Same
+    results up to float rounding (tests/test_fast_paths.py). Returns `net`."""
+    set_fast_paths(net, skip_zero_state=True)
+    return net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # not in the stubs
 
 
 class MotionConfigIO:
