@@ -142,7 +142,10 @@ def export_model(net: Net, path: Path | str, meta: dict | None = None) -> Path:
     payload = {
         "format": FORMAT,
         "config": net.config.to_dict(),
-        "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
+        "state_dict": {
+            k: v.detach().cpu().clone(memory_format=torch.contiguous_format)
+            for k, v in net.state_dict().items()
+        },
         "meta": dict(meta or {}),
     }
     with atomic_path(path) as tmp:

@@ -145,3 +145,16 @@ def test_speed_up_gives_the_same_predictions(kind):
         for ref, out in zip(net(*args), fast(*args), strict=True):
             for r, o in zip(ref, out, strict=True):
                 torch.testing.assert_close(o, r, **TOL)
+
+
+def test_exported_weights_are_plain_contiguous_tensors(tmp_path):
+    """A model trained in `speed_up`'s layout ships ordinary contiguous weights."""
+    from framepred.checkpoints import export_model
+    from framepred.models.motion import speed_up
+    from framepred.models.motion_forecast import MotionForecastConfig, MotionForecaster
+
+    net = speed_up(MotionForecaster(MotionForecastConfig(chs=(4, 8, 8, 8))))
+    assert not all(p.is_contiguous() for p in net.parameters())
+    path = export_model(net, tmp_path / "m.pt")
+    state = torch.load(path, weights_only=True)["state_dict"]
+    assert all(t.is_contiguous() for t in state.values())
