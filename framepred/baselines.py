@@ -104,7 +104,7 @@ class Flow(Synthesizer):
     def __init__(self, preset: str = "medium", max_side: int = 320):
         self.dis = cv2.DISOpticalFlow.create(self._presets[preset])
         self.max_side = max_side
-        self._cache: tuple[int, int, tuple] | None = None
+        self._cache: tuple[np.ndarray, np.ndarray, tuple] | None = None
 
     def synthesize(self, before, after, times):
         _check(before, after)
@@ -113,10 +113,12 @@ class Flow(Synthesizer):
         if min(before[-1].shape[:2]) < self.min_side:
             return Blend().synthesize(before, after, times)
         a, b = before[-1], after[0]
-        key = (id(a), id(b))
-        if self._cache is None or self._cache[:2] != key:
-            self._cache = (*key, self._flows(a, b))
-        f01, f10, e0, e1 = self._cache[2]
+        # The cache holds the frames themselves: keyed by id() alone, a new frame decoded
+        # into a freed frame's memory would get the old frame's flows.
+        cached = self._cache
+        if cached is None or cached[0] is not a or cached[1] is not b:
+            cached = self._cache = (a, b, self._flows(a, b))
+        f01, f10, e0, e1 = cached[2]
         return [self._render(a, b, f01, f10, e0, e1, t) for t in times]
 
     def _flows(self, a: np.ndarray, b: np.ndarray):

@@ -212,3 +212,20 @@ def test_memory_window_is_bounded(tmp_path):
     finally:
         fill._fill_run = old
     assert len(seen) == 40 and max(b for b, _ in seen) <= 1 and max(a for _, a in seen) <= 1
+
+
+def test_flow_never_reuses_the_flows_of_freed_frames():
+    """New frames that land in freed frames' memory (same id(), as decoded frames do) get
+    their own flows: a long-lived Flow fills each pair as a fresh Flow does."""
+    rng = np.random.default_rng(0)
+    pairs = []
+    for i in range(30):
+        a = panning_scene(i, w=64, h=48)
+        pairs.append((a, np.roll(a, int(rng.integers(1, 6)), axis=1)))
+    want = [Flow().synthesize([a], [b], [0.5])[0] for a, b in pairs]
+    flow, stale = Flow(), 0
+    for (a0, b0), expected in zip(pairs, want, strict=True):
+        a, b = a0.copy(), b0.copy()
+        stale += not np.array_equal(flow.synthesize([a], [b], [0.5])[0], expected)
+        del b, a  # freed in this order, the next copies reuse the same objects' memory
+    assert stale == 0
