@@ -20,7 +20,7 @@ _DONE = object()  # end of stream
 _POLL = 0.1  # seconds between checks of the stop flag while a queue is full or empty
 
 
-def prefetch(items: Iterable[T], depth: int = 4) -> Generator[T, None, None]:
+def prefetch(items: Iterable[T], depth: int = 2) -> Generator[T, None, None]:
     """Iterate `items` in a background thread, up to `depth` items ahead of the consumer.
 
     Exceptions raised by `items` come out of this iterator where they would have come out of
@@ -77,7 +77,7 @@ class BackgroundWriter:
     and lets the original error through, so the writer can discard its output.
     """
 
-    def __init__(self, writer: _Writes, depth: int = 4) -> None:
+    def __init__(self, writer: _Writes, depth: int = 2) -> None:
         self.writer = writer
         self._q: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
