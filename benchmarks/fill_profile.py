@@ -83,7 +83,7 @@ def main() -> None:
                             flow_tensor(f01, dev), flow_tensor(f10, dev), [0.5])  # fmt: skip
                 t3 = time.perf_counter()
                 if path == "fast":
-                    render_u8(past[-1], future[0], slots[0])
+                    render_u8(past[-1], future[0], slots[:1])
                 else:
                     a, b = to_tensor([past[-1]], dev)[:, 0], to_tensor([future[0]], dev)[:, 0]
                     y = net.render(a, b, slots[0])[0]

@@ -10,6 +10,7 @@ end of a video) repeats the nearest frame, as the classical methods do.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import cv2
@@ -79,20 +80,28 @@ def _hwc(x: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(x[0].permute(1, 2, 0).float().numpy())
 
 
-def render_u8(a: np.ndarray, b: np.ndarray, slot: Slot) -> np.ndarray:
-    """`MotionInterpolator.render` then conversion to uint8, done with OpenCV on the CPU.
+def render_u8(a: np.ndarray, b: np.ndarray, slots: Sequence[Slot]) -> list[np.ndarray]:
+    """`MotionInterpolator.render` of each slot of one gap, then conversion to uint8, done with
+    OpenCV on the CPU.
 
     The same maths as the torch path (bilinear upscaling with half-pixel centres, bilinear
     warps with replicated borders, the logit-corrected blend, the residual), but `cv2.resize`
-    and `cv2.remap` are several times faster than `F.interpolate` and `F.grid_sample` on the
-    CPU at full resolution. Differences come only from OpenCV's 1/32-pixel sampling
-    positions (tested against the torch path).
+    and `cv2.remap` take about half the time of `F.interpolate` and `F.grid_sample` on the CPU
+    at full resolution (benchmarks/fill_profile.py). Differences come only from OpenCV's
+    1/32-pixel sampling positions (tested against the torch path).
 
     Args:
         a, b: the full-resolution frames around the gap, (H, W, 3) uint8.
-        slot: one slot from the network (CPU tensors, batch of one).
+        slots: the network's slots for the gap (CPU tensors, batch of one).
     """
     h, w = a.shape[:2]
+    frames = a.astype(np.float32), b.astype(np.float32)  # once per gap, not per slot
+    grid = _grid2(h, w)
+    return [_render_slot(frames, grid, slot) for slot in slots]
+
+
+def _render_slot(frames: tuple[np.ndarray, np.ndarray], grid: np.ndarray, slot: Slot) -> np.ndarray:
+    h, w = grid.shape[:2]
     lh, lw = slot.ft0.shape[-2:]
     scale = np.array([w / lw, h / lh], np.float32)
 
@@ -105,26 +114,29 @@ def render_u8(a: np.ndarray, b: np.ndarray, slot: Slot) -> np.ndarray:
     base, logit = cv2.split(up(np.concatenate([_hwc(slot.base_alpha), _hwc(slot.logit)], 2)))
     base = np.clip(base, 1e-6, 1 - 1e-6)
     alpha = 1.0 / (1.0 + np.exp(np.log1p(-base) - np.log(base) - logit))
-    grid = _grid2(h, w)
     # OpenCV's stubs miss that map2 may be None (map1 then holds (x, y) pairs).
     wa, wb = (
         cv2.remap(  # type: ignore[call-overload]
-            frame.astype(np.float32),
+            frame,
             grid + up(_hwc(flow) * scale),
             None,
             cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REPLICATE,
         )
-        for frame, flow in ((a, slot.ft0), (b, slot.ft1))
+        for frame, flow in zip(frames, (slot.ft0, slot.ft1), strict=True)
     )
     out = wb + alpha[..., None] * (wa - wb) + up(_hwc(slot.residual) * 255.0)
     return _to_u8(out)
 
 
+@functools.lru_cache(maxsize=8)
 def _grid2(h: int, w: int) -> np.ndarray:
-    """(H, W, 2) float32 pixel coordinates (x, y), the identity map of `cv2.remap`."""
+    """(H, W, 2) float32 pixel coordinates (x, y), the identity map of `cv2.remap`; cached
+    per size (read only)."""
     gx, gy = _grid(h, w)
-    return np.dstack([gx, gy])
+    grid = np.dstack([gx, gy])
+    grid.flags.writeable = False
+    return grid
 
 
 class MotionSynthesizer(Synthesizer):
@@ -166,7 +178,7 @@ class MotionSynthesizer(Synthesizer):
             [float(t) for t in times],
         )
         if dev.type == "cpu":
-            return [render_u8(past[-1], future[0], slot) for slot in slots]
+            return render_u8(past[-1], future[0], slots)
         a, b = to_tensor([past[-1]], dev)[:, 0], to_tensor([future[0]], dev)[:, 0]
         out = []
         for slot in slots:

@@ -112,7 +112,7 @@ def test_opencv_render_matches_the_torch_render(full):
     ta, tb = to_tensor([a], "cpu")[:, 0], to_tensor([b], "cpu")[:, 0]
     ref = MotionInterpolator.render(ta, tb, slot)[0]
     ref_u8 = ref.mul(255.0).add_(0.5).clamp_(0, 255).byte().permute(1, 2, 0).numpy()
-    ours = render_u8(a, b, slot)
+    (ours,) = render_u8(a, b, [slot])
     assert ours.shape == (h, w, 3) and ours.dtype == np.uint8
     diff = np.abs(ours.astype(int) - ref_u8)
     assert diff.max() <= 1
