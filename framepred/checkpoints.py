@@ -76,8 +76,21 @@ def resolve(model: str | Path) -> Path:
     )
 
 
+def _looks_like_torch_file(path: Path) -> bool:
+    """Whether `path` starts like a file `torch.save` writes: a zip archive (the format since
+    torch 1.6) or a legacy pickle (protocol 2+). Text, images and videos do not."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as err:
+        raise CheckpointError(f"cannot read checkpoint {path}: {err.strerror}") from None
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+
+
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """The raw dict of a checkpoint, loaded without executing anything."""
+    if not _looks_like_torch_file(path):
+        raise CheckpointError(f"not a checkpoint file (not saved by PyTorch): {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
