@@ -18,6 +18,9 @@ T = TypeVar("T")
 
 _DONE = object()  # end of stream
 _POLL = 0.1  # seconds between checks of the stop flag while a queue is full or empty
+# Longest wait for a stopped thread on an error or interrupt path: the threads are daemons, so
+# one stuck in a codec call cannot keep the process from reporting the error and exiting.
+_JOIN = 10.0
 
 
 def prefetch(items: Iterable[T], depth: int = 2) -> Generator[T, None, None]:
@@ -51,7 +54,7 @@ def prefetch(items: Iterable[T], depth: int = 2) -> Generator[T, None, None]:
             yield item
     finally:
         stop.set()
-        thread.join()
+        thread.join(_JOIN)
 
 
 def _put(q: queue.Queue, item: Any, stop: threading.Event) -> bool:
@@ -113,8 +116,11 @@ class BackgroundWriter:
         if exc_type is not None:
             self._stop.set()
             _drain(self._q)
-            self._q.put(_DONE)
-            self._thread.join()
+            try:
+                self._q.put_nowait(_DONE)
+            except queue.Full:  # the thread sees the stop flag at its next frame
+                pass
+            self._thread.join(_JOIN)
             return
         _put(self._q, _DONE, self._stop)
         self._thread.join()
