@@ -39,8 +39,9 @@ ModuleT = TypeVar("ModuleT", bound=nn.Module)
 def speed_up(net: ModuleT) -> ModuleT:
     """Switch a motion model (in place) to its faster layout for training and inference:
     channels-last weights, so oneDNN runs the convolutions in NHWC (~1.15-1.2x on the CPU
-    here: benchmarks/motion_train_speed.py, benchmarks/fill_profile.py), and no convolution of the all-zero initial state of the context ConvLSTMs. Same
-    results up to float rounding (tests/test_fast_paths.py). Returns `net`."""
+    here: benchmarks/motion_train_speed.py, benchmarks/fill_profile.py), and no convolution
+    of the all-zero initial state of the context ConvLSTMs. Same results up to float rounding
+    (tests/test_fast_paths.py). Returns `net`."""
     set_fast_paths(net, skip_zero_state=True)
     return net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # not in the stubs
 
