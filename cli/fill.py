@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from cli.options import adapt_option, crf_option, device_option, fps_option, model_option
+from cli.options import (
+    adapt_option,
+    crf_option,
+    device_option,
+    fps_option,
+    model_option,
+    precision_option,
+)
 from framepred.fill import METHODS, fill_video
 from framepred.gaps import DETECTORS, SlotSpecError, parse_slot_spec
 
@@ -89,6 +96,7 @@ def _check_frames(ctx: click.Context, param: click.Parameter, value: str | None)
     help="Write a JSON report: each synthesized slot, its time, why it was missing, method.",
 )
 @device_option
+@precision_option
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def fill_command(
@@ -106,6 +114,7 @@ def fill_command(
     preset: str,
     report: Path | None,
     device: str,
+    precision: str,
     overwrite: bool,
     no_progress: bool,
 ) -> None:
@@ -132,6 +141,7 @@ def fill_command(
         overwrite=overwrite,
         progress=not no_progress,
         adapt=adapt,
+        precision=precision,
     )
     if result.adapt:
         a = result.adapt

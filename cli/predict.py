@@ -7,7 +7,14 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from cli.options import adapt_option, crf_option, device_option, fps_option, model_option
+from cli.options import (
+    adapt_option,
+    crf_option,
+    device_option,
+    fps_option,
+    model_option,
+    precision_option,
+)
 from framepred.errors import InputShapeError
 from framepred.forecasters import FORECASTERS
 from framepred.predict_io import parse_start, predict_file, predict_video
@@ -102,6 +109,7 @@ def _check_start(ctx: click.Context, param: click.Parameter, value: str | None) 
     help="Sequences per forward pass of the model.",
 )
 @device_option
+@precision_option
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.pass_context
@@ -122,6 +130,7 @@ def predict_command(
     crf: int,
     batch_size: int,
     device: str,
+    precision: str,
     overwrite: bool,
     no_progress: bool,
 ) -> None:
@@ -146,7 +155,13 @@ def predict_command(
                 f"{', '.join(given)} apply to video input only", param_hint="INPUT"
             )
         result = predict_file(
-            input_path, output, horizon=horizon, model=model, device=device, overwrite=overwrite
+            input_path,
+            output,
+            horizon=horizon,
+            model=model,
+            device=device,
+            overwrite=overwrite,
+            precision=precision,
         )
         click.echo(f"wrote {result.shape} {result.dtype} predictions to {output}", err=True)
         return
@@ -170,6 +185,7 @@ def predict_command(
         overwrite=overwrite,
         progress=not no_progress,
         adapt=adapt,
+        precision=precision,
     )
     if report.adapt:
         a = report.adapt

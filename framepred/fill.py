@@ -124,8 +124,11 @@ class ModelSynthesizer(Synthesizer):
             done += k
 
 
-def make_synthesizer(method: str, model=None, device: str = "auto", predictor=None):
-    """The synthesizer for `method`; `model` falls back to `flow` until a default is shipped."""
+def make_synthesizer(
+    method: str, model=None, device: str = "auto", predictor=None, precision: str = "32"
+):
+    """The synthesizer for `method`; `model` falls back to `flow` until a default is shipped.
+    `precision` ("32", "bf16", "auto") is the network's (`framepred.precision`)."""
     if method not in METHODS:
         raise ValueError(f"unknown method '{method}': choose from {', '.join(METHODS)}")
     if method != "model":
@@ -152,8 +155,8 @@ def make_synthesizer(method: str, model=None, device: str = "auto", predictor=No
     if isinstance(net, MotionInterpolator):
         from framepred.motion_fill import MotionSynthesizer
 
-        return MotionSynthesizer(net, dev)
-    return ModelSynthesizer(predictor_for(net, dev, meta))
+        return MotionSynthesizer(net, dev, precision)
+    return ModelSynthesizer(predictor_for(net, dev, meta, precision=precision))
 
 
 def declared_slots(info: VideoInfo) -> int | None:
@@ -245,6 +248,7 @@ def fill_video(
     fps: Fraction | float | None = None,
     predictor=None,
     adapt: int = 0,
+    precision: str = "32",
 ) -> FillReport:
     """Write `output`: the input on its nominal frame grid with every missing slot synthesized.
 
@@ -265,6 +269,7 @@ def fill_video(
         predictor: an already loaded predictor object (tests, API use).
         adapt: fine-tune the motion model for this many steps on the video's own known
             frames before filling (`framepred.adapt`); 0 skips it.
+        precision: the network's precision, "32", "bf16" or "auto" (`framepred.precision`).
     """
     input, output = Path(input), Path(output)
     t0 = time.perf_counter()
@@ -273,7 +278,7 @@ def fill_video(
     _check_paths(input, output, overwrite)
     if report is not None:
         check_writable_target(Path(report))
-    synth = make_synthesizer(method, model, device, predictor)
+    synth = make_synthesizer(method, model, device, predictor, precision)
     adapted = _adapt(synth, input, fps, adapt, progress) if adapt > 0 else None
     with VideoReader(input, fps) as reader:
         info = reader.info

@@ -165,7 +165,7 @@ class ModelForecaster(Forecaster):
 
 def get_forecaster(
     name: str, *, model: str | None = None, device: str = "auto", context: int = 10,
-    batch_size: int = 16, predictor=None,
+    batch_size: int = 16, predictor=None, precision: str = "32",
 ) -> Forecaster:  # fmt: skip
     """A forecaster by name: "model" (a checkpoint path or built-in name), "copy-last", "flow"."""
     if name == "copy-last":
@@ -184,7 +184,9 @@ def get_forecaster(
                 "--model PATH|NAME (a checkpoint from `framepred train`, or a built-in such as "
                 "mmnist)"
             )
-        predictor = load_predictor(chosen, device=device, batch_size=batch_size)
+        predictor = load_predictor(
+            chosen, device=device, batch_size=batch_size, precision=precision
+        )
     return ModelForecaster(predictor, context)
 
 

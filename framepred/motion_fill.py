@@ -19,6 +19,7 @@ import torch
 
 from framepred.baselines import Blend, Flow, Repeat, Synthesizer, _check, _grid, _to_u8
 from framepred.models.motion import MotionInterpolator, Slot, speed_up
+from framepred.precision import autocast, resolve_precision
 
 _DIS = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
@@ -145,12 +146,17 @@ class MotionSynthesizer(Synthesizer):
     Args:
         net: a trained `MotionInterpolator`.
         device: where the network and the full-resolution warps run.
+        precision: "32", "bf16" (autocast of the network; the warps stay fp32) or "auto"
+            (bf16 where this device runs it natively; see `framepred.precision`).
     """
 
     name = "model"
 
-    def __init__(self, net: MotionInterpolator, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, net: MotionInterpolator, device: torch.device | str = "cpu", precision: str = "32"
+    ) -> None:
         self.device = torch.device(device)
+        self.autocast = resolve_precision(precision, self.device)
         self.net = speed_up(net.to(self.device)).eval()
         self.context = net.config.context
         self.dis = cv2.DISOpticalFlow.create(_DIS)
@@ -170,13 +176,15 @@ class MotionSynthesizer(Synthesizer):
         future_lr = [resize_u8(f, size) for f in future]
         f01, f10 = dis_flows(grey_small(past[-1], size), grey_small(future[0], size), self.dis)
         dev = self.device
-        slots = self.net(
-            to_tensor(past_lr, dev),
-            to_tensor(future_lr, dev),
-            flow_tensor(f01, dev),
-            flow_tensor(f10, dev),
-            [float(t) for t in times],
-        )
+        with autocast(self.autocast, dev):
+            slots = self.net(
+                to_tensor(past_lr, dev),
+                to_tensor(future_lr, dev),
+                flow_tensor(f01, dev),
+                flow_tensor(f10, dev),
+                [float(t) for t in times],
+            )
+        slots = [Slot(*(t.float() for t in slot)) for slot in slots]
         if dev.type == "cpu":
             return render_u8(past[-1], future[0], slots)
         a, b = to_tensor([past[-1]], dev)[:, 0], to_tensor([future[0]], dev)[:, 0]

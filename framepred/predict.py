@@ -17,8 +17,10 @@ from torch import Tensor
 from framepred.checkpoints import load_model
 from framepred.errors import CheckpointError, InputShapeError
 from framepred.models import EncoderForecaster
+from framepred.models.cells import set_fast_paths
 from framepred.models.motion import speed_up
-from framepred.models.motion_forecast import MotionForecaster
+from framepred.models.motion_forecast import MotionForecaster, Step
+from framepred.precision import autocast, resolve_precision
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -43,6 +45,8 @@ class FramePredictor:
         batch_size: sequences per forward pass in `predict_batch`.
         context_frames: the context length the model was trained with (callers that cut
             a window from a longer video use it).
+        precision: "32", "bf16" (autocast) or "auto" (bf16 where this device runs it
+            natively; see `framepred.precision`).
     """
 
     def __init__(
@@ -51,9 +55,17 @@ class FramePredictor:
         device: torch.device | str = "cpu",
         batch_size: int = 16,
         context_frames: int = 10,
+        precision: str = "32",
     ) -> None:
         self.device = torch.device(device)
-        self.net = net.to(self.device).eval()
+        self.autocast = resolve_precision(precision, self.device)
+        # Inference runs the exact speed options (no hoisted input convolution, no
+        # convolution of the all-zero first state: benchmarks/predict_speed.py), and under
+        # bf16 channels-last weights too, the layout oneDNN's bf16 convolutions prefer.
+        self.net = set_fast_paths(net.to(self.device).eval(), hoist_input=False,
+                                  skip_zero_state=True)  # fmt: skip
+        if self.autocast is not None:
+            self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.batch_size = batch_size
         self.context_frames = context_frames
 
@@ -76,7 +88,9 @@ class FramePredictor:
             x = x.expand(-1, -1, self.in_chs, -1, -1)
         outs = []
         for chunk in x.split(self.batch_size):
-            outs.append(self.net.rollout(chunk.to(self.device), horizon).float().cpu())
+            with autocast(self.autocast, self.device):
+                y = self.net.rollout(chunk.to(self.device), horizon)
+            outs.append(y.float().cpu())
         y = torch.cat(outs)  # (N', horizon, C', H, W)
         if self.in_chs == 1 and c != 1:
             y = y.reshape(n, c, horizon, h, w).permute(0, 2, 1, 3, 4)
@@ -88,7 +102,9 @@ class FramePredictor:
     def rollout(self, context: Tensor, horizon: int) -> Tensor:
         """(B, K, C, H, W) float in [0, 1] -> (B, horizon, C, H, W) float on the CPU, the
         network's raw output (the Moving MNIST protocol scores it unclamped)."""
-        return self.net.rollout(context.to(self.device), horizon).float().cpu()
+        with autocast(self.autocast, self.device):
+            y = self.net.rollout(context.to(self.device), horizon)
+        return y.float().cpu()
 
     def predict(self, context: np.ndarray, horizon: int) -> np.ndarray:
         """context (T, H, W, C) uint8 (or float in [0, 1]) -> (horizon, H, W, C), same dtype."""
@@ -110,11 +126,16 @@ class MotionPredictor(FramePredictor):
     """
 
     def __init__(
-        self, net: MotionForecaster, device: torch.device | str = "cpu", batch_size: int = 16
+        self,
+        net: MotionForecaster,
+        device: torch.device | str = "cpu",
+        batch_size: int = 16,
+        precision: str = "32",
     ) -> None:
         import cv2
 
         self.device = torch.device(device)
+        self.autocast = resolve_precision(precision, self.device)
         self.net = speed_up(net.to(self.device)).eval()  # type: ignore[assignment]
         self.batch_size = batch_size
         self.context_frames = net.config.context
@@ -173,29 +194,37 @@ class MotionPredictor(FramePredictor):
         x = torch.from_numpy(np.stack(smalls)).to(dev).permute(0, 1, 4, 2, 3).float().div_(255.0)
         flow = torch.from_numpy(np.stack(backs)).to(dev).permute(0, 3, 1, 2)
         last = torch.from_numpy(np.stack(lasts)).to(dev).permute(0, 3, 1, 2).float().div_(255.0)
-        steps = net(x, flow, horizon)
+        with autocast(self.autocast, self.device):
+            steps = net(x, flow, horizon)
+        steps = [Step(*(t.float() for t in step)) for step in steps]  # the warps run in fp32
         y = torch.stack([net.render(last, step) for step in steps], 1)  # (B, N, 3, H, W)
         return y.permute(0, 1, 3, 4, 2).float().cpu().numpy()
 
 
-def predictor_for(net, device: torch.device, meta: dict, batch_size: int = 16) -> FramePredictor:
+def predictor_for(
+    net, device: torch.device, meta: dict, batch_size: int = 16, precision: str = "32"
+) -> FramePredictor:
     """The predictor of a loaded forecasting network (pixel or motion model)."""
     if isinstance(net, MotionForecaster):
-        return MotionPredictor(net, device, batch_size)
+        return MotionPredictor(net, device, batch_size, precision)
     if not isinstance(net, EncoderForecaster):
         raise CheckpointError(
             f"{meta.get('path', 'the model')} is a gap-filling motion model (use it with "
             "`fill`); prediction needs a forecasting model such as `forecast`, mmnist or one "
             "trained with `framepred train ... --preset motion-forecast`"
         )
-    return FramePredictor(net, device, batch_size, context_frames=int(meta.get("context") or 10))
+    context = int(meta.get("context") or 10)
+    return FramePredictor(net, device, batch_size, context_frames=context, precision=precision)
 
 
-def load_predictor(model: str | Path, device: str = "auto", batch_size: int = 16) -> FramePredictor:
-    """Load a checkpoint (path or built-in name) as a ready-to-use predictor."""
+def load_predictor(
+    model: str | Path, device: str = "auto", batch_size: int = 16, precision: str = "32"
+) -> FramePredictor:
+    """Load a checkpoint (path or built-in name) as a ready-to-use predictor; `precision` is
+    "32", "bf16" or "auto" (`framepred.precision`)."""
     dev = pick_device(device)
     net, meta = load_model(model, dev)
-    return predictor_for(net, dev, meta, batch_size)
+    return predictor_for(net, dev, meta, batch_size, precision)
 
 
 def _as_float(array: np.ndarray) -> np.ndarray:

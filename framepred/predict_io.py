@@ -62,6 +62,7 @@ def predict_file(
     model: str | None = None,
     device: str = "auto",
     overwrite: bool = False,
+    precision: str = "32",
 ) -> np.ndarray:
     """Predict `horizon` frames after the frames in `input_path` and write them to `output`.
 
@@ -85,7 +86,7 @@ def predict_file(
         raise InputShapeError(f"horizon must be at least 1, got {horizon}")
     array = load_npy(input_path)
     name = model or default_model_name()
-    predictor = load_predictor(name, device=device)
+    predictor = load_predictor(name, device=device, precision=precision)
     log.info("predicting %d frames with %s", horizon, name)
     result = predict_array(array, horizon, predictor)
     _save_npy(output, result)
@@ -205,6 +206,7 @@ def predict_video(
     progress: bool = True,
     forecaster: Forecaster | None = None,
     adapt: int = 0,
+    precision: str = "32",
 ) -> PredictReport:
     """Predict `horizon` frames after `start` in a video and write them to `output`.
 
@@ -230,6 +232,7 @@ def predict_video(
         forecaster: an already built forecaster (tests, API use); overrides `method`.
         adapt: fine-tune the motion model for this many steps on the video's frames before
             `start` (never on what it predicts) first; 0 skips it.
+        precision: the network's precision, "32", "bf16" or "auto" (`framepred.precision`).
     """
     t0 = time.perf_counter()
     input, output = Path(input), Path(output)
@@ -242,7 +245,7 @@ def predict_video(
         raise VideoOpenError(f"no such file or folder: {input}")
     kind = _check_output(input, output, overwrite, compare)
     if forecaster is None:
-        forecaster = _make_forecaster(method, model, device, context, batch_size)
+        forecaster = _make_forecaster(method, model, device, context, batch_size, precision)
     with VideoReader(input, fps) as reader:
         info = reader.info
         first = None if start_value is None else _start_slot(start_value, info.frame_rate)
@@ -277,7 +280,7 @@ def predict_video(
                            method=forecaster.name, crf=crf)  # fmt: skip
         rows = {forecaster.name: list(pred)}
         for name in compare_with:
-            other = _make_forecaster(name, model, device, context, batch_size)
+            other = _make_forecaster(name, model, device, context, batch_size, precision)
             rows.setdefault(other.name, list(other.predict(ctx, horizon)))
         write_strip(strip, list(ctx), truth, rows)
         report.compare = [str(side), str(strip)]
@@ -313,13 +316,13 @@ def _adapt(forecaster: Forecaster, input: Path, fps, first: int, steps: int,
     return asdict(res)
 
 
-def _make_forecaster(method, model, device, context, batch_size) -> Forecaster:
+def _make_forecaster(method, model, device, context, batch_size, precision) -> Forecaster:
     if method == "model" and model is None and video_model() is None:
         log.warning("no learned video model is shipped yet; using --method flow "
                     "(name one with --model)")  # fmt: skip
         method = "flow"
     return get_forecaster(method, model=None if model is None else str(model), device=device,
-                          context=context, batch_size=batch_size)  # fmt: skip
+                          context=context, batch_size=batch_size, precision=precision)  # fmt: skip
 
 
 def _read_window(reader: VideoReader, grid: Grid, first: int | None, context: int,
