@@ -10,9 +10,10 @@ the method alone (its synthesizer called on the gaps, frames already in memory),
 encode), against FFmpeg's end-to-end run (decode + interpolate + encode) in the same run.
 `--method model` is included when a built-in `default` model is shipped (or `--model`);
 `--adapt N` adds `model+adapt` (`fill --adapt N`: fine-tuned on the gappy clip first; its
-fill/s includes the adaptation). The last lines give the model's margins in mean PSNR.
+fill/s includes the adaptation); `--bf16` adds `model+bf16` (`fill --precision bf16`). The
+last lines give the model's margins in mean PSNR.
 
-    python benchmarks/fill.py [CLIP ...] [--model PATH] [--max-frames N] [--size 640x360]
+    python benchmarks/fill.py [CLIP ...] [--model PATH] [--max-frames N] [--size 640x360] [--bf16]
 """
 
 from __future__ import annotations
@@ -102,11 +103,15 @@ def main() -> None:
     ap.add_argument("--patterns", default=",".join(PATTERNS), help="drop patterns to run")
     ap.add_argument("--adapt", type=int, default=0,
                     help="also run model+adapt: fill --adapt N (fine-tune on the clip first)")  # fmt: skip
+    ap.add_argument("--bf16", action="store_true",
+                    help="also run model+bf16: fill --precision bf16 (bf16 autocast)")  # fmt: skip
     args = ap.parse_args()
     has_model = args.model is not None or builtin_path("default") is not None
     methods = args.methods.split(",") + (["model"] if has_model else [])
     if has_model and args.adapt > 0:
         methods.append("model+adapt")
+    if has_model and args.bf16:
+        methods.append("model+bf16")
     patterns = {p: PATTERNS[p] for p in args.patterns.split(",")}
     size = tuple(int(v) for v in args.size.split("x")) if args.size else None
     methods.sort(key=lambda m: m != "minterpolate")  # it decides which frames are scored
@@ -135,7 +140,7 @@ def main() -> None:
                         adapt = args.adapt if method == "model+adapt" else 0
                         res = fill_video(gappy, out, method=method.split("+")[0],
                                          model=args.model, progress=False, overwrite=True,
-                                         adapt=adapt)  # fmt: skip
+                                         adapt=adapt, precision=precision_of(method))  # fmt: skip
                         if res.adapt:
                             a = res.adapt
                             print(f"{clip.stem} {pattern}: adapt held-out PSNR "
@@ -157,7 +162,11 @@ def main() -> None:
                         n / seconds  # FFmpeg's filter cannot be timed apart from its run
                         if method == "minterpolate"
                         else synth_rate(
-                            make_synthesizer(method.split("+")[0], args.model), frames[:n], keep
+                            make_synthesizer(
+                                method.split("+")[0], args.model, precision=precision_of(method)
+                            ),
+                            frames[:n],
+                            keep,
                         )
                     )
                     rows.append((clip.stem, pattern, method, p, s, synth, n / seconds))
@@ -183,6 +192,10 @@ def main() -> None:
             print(f"| {pattern} | {method} | {np.mean([r[3] for r in sel]):.2f} | "
                   f"{np.mean([r[4] for r in sel]):.4f} | {synth:.1f} | {fps:.1f} | {ratio} |")  # fmt: skip
     print_margins(rows, patterns, methods)
+
+
+def precision_of(method: str) -> str:
+    return "bf16" if method.endswith("+bf16") else "32"
 
 
 def print_margins(rows: list, patterns, methods: list[str]) -> None:

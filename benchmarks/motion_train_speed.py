@@ -1,6 +1,7 @@
 """Training steps of the motion forecaster on Moving MNIST: the plain layout against
 `speed_up` (channels-last weights, no convolution of the zero initial state: what
-`framepred train` uses for the motion models).
+`framepred train` uses for the motion models), and, where this CPU runs bf16 natively,
+`speed_up` under bf16 autocast (`framepred train --precision bf16-mixed`).
 
 Both copies start from the same weights and take the same AdamW steps on the same batches
 (forecast batches of the `motion-forecast` preset: 4 context frames, 10 to predict, 64x64,
@@ -30,20 +31,24 @@ from framepred.data.mmnist import MovingMNIST  # noqa: E402
 from framepred.lit_motion import motion_loss  # noqa: E402
 from framepred.models.motion import speed_up  # noqa: E402
 from framepred.models.motion_forecast import MotionForecastConfig, MotionForecaster  # noqa: E402
+from framepred.precision import bf16_is_fast  # noqa: E402
 from framepred.train import MMNIST_HORIZON, MMNIST_SIDE, PRESETS  # noqa: E402
 
 
-def step(net: MotionForecaster, opt: torch.optim.Optimizer, batch: dict) -> float:
+def step(
+    net: MotionForecaster, opt: torch.optim.Optimizer, batch: dict, bf16: bool = False
+) -> float:
     k, n = net.config.context, int(batch["n"])
     full = batch["full"].float().div_(255.0)
     small = batch["small"].float().div_(255.0)
-    steps = net(small, batch["back"].float(), n)
-    pred = torch.stack([net.render(full[:, k - 1], s, clamp=False) for s in steps], 1)
-    loss = motion_loss(pred - full[:, k:], "mse")
+    with torch.autocast("cpu", torch.bfloat16, enabled=bf16):  # as Lightning's bf16-mixed
+        steps = net(small, batch["back"].float(), n)
+        pred = torch.stack([net.render(full[:, k - 1], s, clamp=False) for s in steps], 1)
+        loss = motion_loss(pred.float() - full[:, k:], "mse")
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 def main() -> None:
@@ -51,12 +56,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--bf16", action="store_true", help="time bf16 even if it is emulated here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     plain = MotionForecaster(MotionForecastConfig.from_dict(dict(PRESETS["motion-forecast"])))
     fast = speed_up(copy.deepcopy(plain))
     nets = {"plain": plain, "speed_up": fast}
+    if bf16_is_fast("cpu") or args.bf16:  # emulated bf16 would be many times slower
+        nets["speed_up + bf16 autocast (--precision bf16-mixed)"] = copy.deepcopy(fast)
     opts = {name: torch.optim.AdamW(net.parameters(), lr=1e-3) for name, net in nets.items()}
     batches = ForecastBatches(
         MovingMNIST("train", 10**6, channels=3),
@@ -74,7 +82,7 @@ def main() -> None:
         order = list(nets) if i % 2 == 0 else list(nets)[::-1]
         for name in order:
             t0 = time.perf_counter()
-            losses[name] = step(nets[name], opts[name], batch)
+            losses[name] = step(nets[name], opts[name], batch, bf16="bf16" in name)
             times[name].append(time.perf_counter() - t0)
     print(f"motion-forecast training steps, batch {args.batch_size}, 64x64, 4 + 10 frames, "
           f"{args.threads} thread(s), torch {torch.__version__}; median of {args.steps} "

@@ -4,11 +4,12 @@ framepred's `EncoderForecaster` (the shipped mmnist configuration: patch 4, stag
 and 64 channels, kernel 3) against the plain `ReferenceConvLSTM` at equal size, read two
 ways: equal channels (the same patch, two layers of 48 and 64 hidden channels, kernel 3;
 framepred has ~2.7x its parameters, since its encoder and forecaster are separate ConvLSTMs)
-and equal parameters (two layers of 80 and 104 channels). All fp32, weights random (speed
+and equal parameters (two layers of 80 and 104 channels). fp32 unless said, weights random (speed
 does not depend on them), in one process with the same thread count. Rounds
 are interleaved; the medians of ms per predicted frame and their ratio are printed, and the
-same for framepred with its speed options (`set_fast_paths`) and for the whole
-`FramePredictor.predict` call (uint8 frames in and out). CPU time is printed next to wall
+same for framepred with its speed options (`set_fast_paths`), for the whole
+`FramePredictor.predict` call (uint8 frames in and out) and, where this CPU runs bf16 natively
+(AVX-512 BF16, AMX), for that call under bf16 autocast (`predict --precision bf16`). CPU time is printed next to wall
 time: on a shared machine a busy neighbour inflates wall time but not CPU time.
 
     python benchmarks/predict_speed.py [--size 256] [--context 10] [--horizon 10] [--threads 1]
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from framepred.models import EncoderForecaster, ModelConfig  # noqa: E402
 from framepred.models.cells import set_fast_paths  # noqa: E402
 from framepred.models.reference import ReferenceConvLSTM  # noqa: E402
+from framepred.precision import bf16_is_fast  # noqa: E402
 from framepred.predict import FramePredictor  # noqa: E402
 
 CONFIG = ModelConfig(in_chs=1, patch_size=4, stem_chs=32, stage_chs=(48, 64), kernel_size=3)
@@ -48,6 +50,7 @@ def main() -> None:
     ap.add_argument("--horizon", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (all variants)")
+    ap.add_argument("--bf16", action="store_true", help="time bf16 even if it is emulated here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -56,6 +59,7 @@ def main() -> None:
     ref = ReferenceConvLSTM(1, CONFIG.stage_chs, CONFIG.kernel_size, CONFIG.patch_size).eval()
     ref_big = ReferenceConvLSTM(1, (80, 104), CONFIG.kernel_size, CONFIG.patch_size).eval()
     predictor = FramePredictor(fast, "cpu", context_frames=args.context)
+    bf16 = FramePredictor(copy.deepcopy(fast), "cpu", context_frames=args.context, precision="bf16")
     k, n, s = args.context, args.horizon, args.size
     context = torch.rand(1, k, 1, s, s)
     frames = (np.random.default_rng(0).random((k, s, s, 1)) * 255).astype(np.uint8)
@@ -67,6 +71,16 @@ def main() -> None:
         "framepred, fast paths": lambda: fast.rollout(context, n),
         "framepred, fast, FramePredictor.predict (uint8)": lambda: predictor.predict(frames, n),
     }
+    if bf16_is_fast("cpu") or args.bf16:  # emulated bf16 would be many times slower
+        runs["framepred, predict --precision bf16 (autocast, channels-last)"] = lambda: (
+            bf16.predict(frames, n)
+        )
+        runs["(reference, equal channels, bf16 autocast)"] = lambda: bf16_ref(context, n)
+
+    def bf16_ref(context: torch.Tensor, n: int) -> torch.Tensor:
+        with torch.autocast("cpu", torch.bfloat16):
+            return ref.rollout(context, n)
+
     times: dict[str, list[float]] = {name: [] for name in runs}
     cpu: dict[str, list[float]] = {name: [] for name in runs}
     with torch.inference_mode():
