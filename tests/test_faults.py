@@ -32,8 +32,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _framepred(*args, tmpdir: Path) -> subprocess.Popen:
-    """`python -m framepred ARGS` in a child process with its own empty TMPDIR."""
-    env = dict(os.environ, TMPDIR=str(tmpdir), OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    """`python -m framepred ARGS` in a child process with its own empty TMPDIR (and Python's
+    fault handler on, so that `_finish` can make a hung child print every thread's stack)."""
+    env = dict(os.environ, TMPDIR=str(tmpdir), OMP_NUM_THREADS="1", PYTHONPATH=str(REPO),
+               PYTHONFAULTHANDLER="1")  # fmt: skip
     return subprocess.Popen(
         [sys.executable, "-m", "framepred", *map(str, args)],
         cwd=REPO,
@@ -42,6 +44,19 @@ def _framepred(*args, tmpdir: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _finish(proc: subprocess.Popen, timeout: float = 60.0) -> tuple[str, str]:
+    """`proc.communicate`, but a child still running after `timeout` seconds is aborted
+    (SIGABRT: the fault handler dumps all threads' stacks) and the test fails with them."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        _, stderr = proc.communicate(timeout=30)
+        raise AssertionError(
+            f"no exit {timeout:.0f} s after the signal:\n{stderr[-6000:]}"
+        ) from None
 
 
 def _wait_for(predicate, proc: subprocess.Popen, what: str, timeout: float = 120.0) -> None:
@@ -138,7 +153,7 @@ def test_fill_interrupted_leaves_the_previous_output_or_none(tmp_path, long_clip
     # Signal once frames are being written to the partial file (FFmpeg flushes 32 KiB).
     _wait_for(lambda: any(p.stat().st_size > 0 for p in _partials(out_dir)), proc, "frames written")
     proc.send_signal(sig)
-    _, stderr = proc.communicate(timeout=60)
+    _, stderr = _finish(proc)
 
     assert sha256(long_clip) == before
     assert list(tmpdir.iterdir()) == []  # nothing outside the output's own folder
