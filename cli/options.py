@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from framepred.precision import PRECISIONS
+
 model_option = click.option(
     "--model",
     "model",
@@ -19,12 +21,12 @@ device_option = click.option(
 )
 precision_option = click.option(
     "--precision",
-    type=click.Choice(["32", "bf16", "auto"]),
+    type=click.Choice(PRECISIONS),
     default="32",
     show_default=True,
-    help="The network's arithmetic: fp32, bf16 autocast (about 1.5-2x faster on CPUs with "
-    "AVX-512 BF16 or AMX and on recent GPUs, within ~0.05 dB), or auto (bf16 where this "
-    "machine runs it natively).",
+    help="The network's arithmetic: fp32, bf16 autocast (1.6-1.8x faster on a CPU with "
+    "AVX-512 BF16, the same PSNR to two decimals in benchmarks/fill.py; many times slower "
+    "where bf16 is emulated), or auto (bf16 only where this machine runs it faster).",
 )
 fps_option = click.option(
     "--fps",

@@ -17,17 +17,22 @@ import contextlib
 import functools
 import time
 from collections.abc import Iterator
-
-import torch
+from typing import TYPE_CHECKING
 
 from framepred.errors import InputShapeError
 
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported inside the functions: the CLI reads PRECISIONS without loading torch.
 PRECISIONS = ("32", "bf16", "auto")
 
 
 @functools.cache
 def bf16_is_fast(device_type: str) -> bool:
     """Whether bf16 matmuls beat fp32 ones on this kind of device (measured once)."""
+    import torch
+
     if device_type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if device_type != "cpu":
@@ -47,6 +52,8 @@ def bf16_is_fast(device_type: str) -> bool:
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for `precision` ("32", "bf16" or "auto") on `device`; None is fp32."""
+    import torch
+
     if precision == "32":
         return None
     if precision == "bf16":
@@ -62,5 +69,7 @@ def autocast(dtype: torch.dtype | None, device: torch.device) -> Iterator[None]:
     if dtype is None:
         yield
         return
+    import torch
+
     with torch.autocast(device.type, dtype=dtype):
         yield
