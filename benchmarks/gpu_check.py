@@ -46,9 +46,16 @@ def _stub_av() -> None:
         def __init__(self, *args: object, **kwargs: object) -> None:
             raise RuntimeError("PyAV is not installed")
 
+    def missing(attr: str) -> type:
+        # Dunder lookups must fail as on a real module: `inspect` (run by torchvision's
+        # import) reads `__file__` of every module and breaks on anything else.
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return _Missing
+
     for name in ("av", "av.container"):
         mod = types.ModuleType(name)
-        mod.__getattr__ = lambda attr: _Missing  # type: ignore[method-assign]
+        mod.__getattr__ = missing  # type: ignore[method-assign]
         sys.modules[name] = mod
 
 
