@@ -236,3 +236,27 @@ def test_training_windows_skip_scene_cuts(tmp_path: Path) -> None:
     for i in range(20):
         frames = list(as_uint8(data[i]))
         assert not has_scene_cut(frames), f"item {i} spans the cut"
+
+
+def test_training_windows_that_do_not_decode_are_drawn_again(tmp_path, monkeypatch, caplog):
+    path = write_video(tmp_path / "c.mkv", [(Fraction(i, 25), scene(i)) for i in range(20)])
+    data = ClipWindows([path], length=4, size=(48, 64), strides=(1,), split="all", seed=0)
+    real = data.read_window
+    bad_starts: set[int] = set(range(0, 14))  # only windows starting at 14-16 decode
+
+    def flaky(window):
+        if window.start in bad_starts:
+            raise VideoOpenError(
+                f"cannot decode frames {window.start}-{window.start + 3} of {path}"
+            )
+        return real(window)
+
+    monkeypatch.setattr(data, "read_window", flaky)
+    with caplog.at_level("WARNING", logger="framepred.data.clips"):
+        items = [data[i] for i in range(6)]
+    assert all(item.shape == (4, 3, 48, 64) for item in items)
+    warnings = [r for r in caplog.records if "do not decode" in r.getMessage()]
+    assert len(warnings) == 1  # reported once per clip, not once per window
+    bad_starts.update(range(14, 17))  # nothing decodes: the error stops the run
+    with pytest.raises(VideoOpenError, match="cannot decode"):
+        data[7]

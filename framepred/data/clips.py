@@ -55,6 +55,9 @@ P_REVERSE = 0.5  # time reversal in training
 # are taken to be a scene cut (bikes.mp4: its 5 cuts 0.26-0.66, other frame pairs <= 0.17).
 CUT_DISTANCE = 0.25
 CUT_RETRIES = 4
+# Random training windows drawn again when one does not decode (damaged data, timestamps out of
+# order) before the run gives up with the decoding error.
+DECODE_RETRIES = 16
 
 
 @dataclass(frozen=True)
@@ -236,11 +239,13 @@ class ClipWindows(Dataset):
         self._containers: OrderedDict[Path, InputContainer] = OrderedDict()
         self._cache = FrameCache(self.cache_mb << 20)
         self._numbers: dict[int, dict[int, int]] = {}
+        self._warned: set[int] = set()  # clips already reported as partly undecodable
         self._pid = os.getpid()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_containers"], state["_cache"], state["_numbers"] = OrderedDict(), None, {}
+        state["_warned"] = set()
         return state
 
     def __len__(self) -> int:
@@ -275,12 +280,26 @@ class ClipWindows(Dataset):
             rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
         else:
             rng = np.random.default_rng([self.seed, index])
-        for _ in range(CUT_RETRIES):  # windows across a scene cut are drawn again
-            window = self._random_window(rng)
-            frames = self.read_window(window)
+        window, frames = self._decodable_window(rng)
+        for _ in range(CUT_RETRIES - 1):  # windows across a scene cut are drawn again
             if not has_scene_cut(frames):
                 break
+            window, frames = self._decodable_window(rng)
         return self._render(window, frames, rng, random=True)
+
+    def _decodable_window(self, rng: np.random.Generator) -> tuple[Window, list[np.ndarray]]:
+        """A random window and its frames; one that does not decode is drawn again (the clip
+        is reported once per process), up to DECODE_RETRIES times."""
+        for _ in range(DECODE_RETRIES - 1):
+            window = self._random_window(rng)
+            try:
+                return window, self.read_window(window)
+            except VideoOpenError as err:
+                if window.clip not in self._warned:
+                    self._warned.add(window.clip)
+                    log.warning("skipping windows that do not decode: %s", err)
+        window = self._random_window(rng)
+        return window, self.read_window(window)  # the last draw's error stops the run
 
     def _random_window(self, rng: np.random.Generator) -> Window:
         stride = int(rng.choice(self.strides))
