@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.fill import PATTERNS, psnr  # noqa: E402
-from framepred.baselines import Flow  # noqa: E402
+from framepred.baselines import Flow, context_spacing  # noqa: E402
 from framepred.fill import make_synthesizer  # noqa: E402
 from framepred.video import VideoReader  # noqa: E402
 
@@ -49,12 +49,15 @@ def main() -> None:
             a, b = keep[j - 1], keep[j]
             if b - a == 1:
                 continue
-            before = [frames[i] for i in keep[max(0, j - 2) : j]]
-            after = [frames[i] for i in keep[j : j + 2]]
+            slots_before, slots_after = keep[max(0, j - 2) : j], keep[j : j + 2]
+            before = [frames[i] for i in slots_before]
+            after = [frames[i] for i in slots_after]
             times = [(i - a) / (b - a) for i in range(a + 1, b)]
             truth = frames[a + 1 : b]
+            spacing = context_spacing(slots_before, slots_after)
             for name, synth in synths.items():
-                got = synth.synthesize(before, after, times)
+                kw = {"spacing": spacing} if synth.wants_spacing else {}
+                got = synth.synthesize(before, after, times, **kw)
                 scores[name] += [psnr(x, t) for x, t in zip(got, truth, strict=True)]
         cells = " | ".join(f"{np.mean(v):.2f}" for v in scores.values())
         print(f"| {args.clip.stem} | {pattern} | {cells} |", flush=True)

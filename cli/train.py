@@ -120,6 +120,13 @@ from framepred.train import PRESETS, TrainConfig, task_of, train
     show_default=True,
     help="Motion models: side of the working-resolution training crops.",
 )
+@click.option(
+    "--accel",
+    is_flag=True,
+    help="Fill models: also read the flows to the outer context frames and learn how much "
+    "quadratic (accelerating) motion to trust; with --init, the model is grown and starts "
+    "exactly where it was.",
+)
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def train_command(
     data: tuple[str, ...],
@@ -143,6 +150,7 @@ def train_command(
     val_every: int,
     ckpt_every: int,
     working: int,
+    accel: bool,
     no_progress: bool,
 ) -> None:
     """Train a model on DATA and print the final checkpoint's path as the last stdout line.
@@ -178,6 +186,7 @@ def train_command(
         ckpt_every=ckpt_every,
         progress=not no_progress,
         working=working,
+        accel=accel,
     )
     path = train(cfg)
     click.echo(str(path))

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from framepred.data.forecast import ForecastBatches
 from framepred.data.interp import GapBatches
-from framepred.lit_motion import charbonnier, psnr_u8
+from framepred.lit_motion import batch_accel, charbonnier, psnr_u8
 from framepred.models.motion import MotionInterpolator
 from framepred.models.motion_forecast import MotionForecaster
 from framepred.motion_fill import working_size
@@ -141,7 +141,8 @@ def adapt(
     side = working * s
     forecast = isinstance(net, MotionForecaster)
     k = net.config.context
-    length = k + FORECAST_HORIZON if forecast else 3 + 2 * k
+    accel = not forecast and bool(getattr(net.config, "accel", False))
+    length = k + FORECAST_HORIZON if forecast else GapBatches.window_length(3, k, accel)
     windows = collect_windows(_chain(first, frames), side, length, seed=seed)
     windows = [w for w in windows if w.shape[1] == side and w.shape[2] == side]
     if len(windows) < 2:
@@ -151,6 +152,8 @@ def adapt(
     kw: dict = {"working": working, "scales": (s,), "context": k}
     if forecast:
         kw["horizon"] = FORECAST_HORIZON
+    elif accel:
+        kw["accel"] = True
     stream = ForecastBatches if forecast else GapBatches
     train_b = iter(stream(_Windows(train_w), batch_size, **kw))  # type: ignore[arg-type]
     val_b = list(stream(_Windows(val_w), len(val_w), batches=3, seed=seed, **kw))  # type: ignore[arg-type]
@@ -195,8 +198,9 @@ def _render_batch(model: MotionNet, batch: dict, dev: torch.device, clamp: bool)
         pred = torch.stack([model.render(last, st, clamp=clamp) for st in steps], 1)
         return pred, full[:, k:]
     times = [(i + 1) / (n + 1) for i in range(n)]
+    accel = batch_accel({key: v.to(dev) if torch.is_tensor(v) else v for key, v in batch.items()})
     slots = model(
-        small[:, :k], small[:, k + n :], batch["f01"].to(dev), batch["f10"].to(dev), times
+        small[:, :k], small[:, k + n :], batch["f01"].to(dev), batch["f10"].to(dev), times, accel
     )
     a, b = full[:, k - 1], full[:, k + n]
     pred = torch.stack([model.render(a, b, s, clamp=clamp) for s in slots], 1)

@@ -35,12 +35,35 @@ class Synthesizer:
     ) -> list[np.ndarray]:
         raise NotImplementedError
 
+    # A method that models acceleration reads where its outer context frames lie (`spacing`).
+    wants_spacing = False
+
     def fill_run(
-        self, before: Sequence[np.ndarray], after: Sequence[np.ndarray], n: int
+        self,
+        before: Sequence[np.ndarray],
+        after: Sequence[np.ndarray],
+        n: int,
+        spacing: Spacing | None = None,
     ) -> Iterator[np.ndarray]:
         times = [(i + 1) / (n + 1) for i in range(n)]
+        kw = {"spacing": spacing} if self.wants_spacing else {}
         for k in range(0, n, 16):
-            yield from self.synthesize(before, after, times[k : k + 16])
+            yield from self.synthesize(before, after, times[k : k + 16], **kw)
+
+
+Spacing = tuple[float, float]
+
+
+def context_spacing(before: Sequence[int], after: Sequence[int]) -> Spacing:
+    """Where the outer context frames lie, from the slot numbers of the known frames on each
+    side of a gap: (A - P, N - B) in units of the gap B - A, where P, A are the last two before
+    it and B, N the first two after it; 0 for a side with fewer than two frames (unknown)."""
+    if not before or not after:
+        return 0.0, 0.0
+    gap = after[0] - before[-1]
+    sp = (before[-1] - before[-2]) / gap if len(before) > 1 else 0.0
+    sn = (after[1] - after[0]) / gap if len(after) > 1 else 0.0
+    return sp, sn
 
 
 def _check(before: Sequence[np.ndarray], after: Sequence[np.ndarray]) -> None:

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from framepred.baselines import Synthesizer, get_synthesizer
+from framepred.baselines import Synthesizer, context_spacing, get_synthesizer
 from framepred.compare import psnr_u8
 from framepred.errors import InputShapeError, VideoOpenError
 from framepred.fill import METHODS
@@ -325,10 +325,14 @@ def _eval_fill(frames, n_slots, hide: HidePattern, runners, progress):
         for run in tqdm(runs, desc=name, unit="gap", file=sys.stderr, disable=not progress,
                         leave=False):  # fmt: skip
             i = bisect.bisect_left(known, run[0])
-            before = [frames[s] for s in known[max(0, i - want) : i]]
-            after = [frames[s] for s in known[i : i + want]]
+            slots_before, slots_after = known[max(0, i - want) : i], known[i : i + want]
+            before = [frames[s] for s in slots_before]
+            after = [frames[s] for s in slots_after]
+            kw = {}
+            if getattr(synth, "wants_spacing", False):
+                kw["spacing"] = context_spacing(slots_before, slots_after)
             t0 = time.perf_counter()
-            made = list(synth.fill_run(before, after, len(run)))
+            made = list(synth.fill_run(before, after, len(run), **kw))
             tally.seconds += time.perf_counter() - t0
             tally.made += len(made)
             for slot, image in zip(run, made, strict=True):

@@ -25,7 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from framepred.atomic import atomic_path, check_writable_target
-from framepred.baselines import Flow, Repeat, Synthesizer, get_synthesizer
+from framepred.baselines import Flow, Repeat, Synthesizer, context_spacing, get_synthesizer
 from framepred.errors import FramepredError, InputShapeError, VideoOpenError, VideoWriteError
 from framepred.gaps import (
     Gap,
@@ -340,37 +340,41 @@ def _adapt(synth: Synthesizer, input: Path, fps, steps: int, progress: bool) -> 
 def _fill_stream(items, synth: Synthesizer, info: VideoInfo, max_gap: int, on_long_gap: str,
                  result: FillReport) -> Iterator[np.ndarray]:  # fmt: skip
     """Yield every output frame in slot order; synthesize each run of missing slots."""
-    before: deque[np.ndarray] = deque(maxlen=max(1, synth.context))
+    before: deque[tuple[int, np.ndarray]] = deque(maxlen=max(1, synth.context))  # (slot, frame)
     stream = _Peek(items)
     while (item := stream.peek()) is not None:
         stream.pop()
         if item.image is not None:
-            if before and synth.context > 1 and is_scene_cut(before[-1], item.image):
+            if before and synth.context > 1 and is_scene_cut(before[-1][1], item.image):
                 before.clear()  # a learned model must not take its context from another shot
-            before.append(item.image)
+            before.append((item.slot, item.image))
             result.n_kept += 1
             yield item.image
             continue
         run = [item]
         while (nxt := stream.peek()) is not None and nxt.image is None:
             run.append(stream.pop())
-        after: list[np.ndarray] = []
+        after: list[tuple[int, np.ndarray]] = []
         while len(after) < max(1, synth.context) and (nxt := stream.peek()) is not None:
             if nxt.image is None:
                 break
             stream.pop()
-            after.append(nxt.image)
+            after.append((nxt.slot, nxt.image))
         yield from _fill_run(run, list(before), after, synth, info, max_gap, on_long_gap, result)
-        for image in after:
-            if before and synth.context > 1 and is_scene_cut(before[-1], image):
+        for known in after:
+            if before and synth.context > 1 and is_scene_cut(before[-1][1], known[1]):
                 before.clear()
-            before.append(image)
+            before.append(known)
             result.n_kept += 1
-            yield image
+            yield known[1]
 
 
-def _fill_run(run: list[SlotItem], before, after, synth, info, max_gap, on_long_gap,
+def _fill_run(run: list[SlotItem], before_known: list[tuple[int, np.ndarray]],
+              after_known: list[tuple[int, np.ndarray]], synth, info, max_gap, on_long_gap,
               result: FillReport) -> Iterator[np.ndarray]:  # fmt: skip
+    before = [image for _, image in before_known]
+    after = [image for _, image in after_known]
+    spacing = context_spacing([s for s, _ in before_known], [s for s, _ in after_known])
     for gap in runs(run):
         result.gaps.append(gap)
     n = len(run)
@@ -400,7 +404,8 @@ def _fill_run(run: list[SlotItem], before, after, synth, info, max_gap, on_long_
     for part, b, a, side in parts:
         if not part:
             continue
-        for item, image in zip(part, used.fill_run(b, a, len(part)), strict=True):
+        kw = {"spacing": spacing} if (b and a and getattr(used, "wants_spacing", False)) else {}
+        for item, image in zip(part, used.fill_run(b, a, len(part), **kw), strict=True):
             t = float(info.start + item.slot * info.interval)
             result.slots.append(
                 FilledSlot(item.slot, t, item.reason or "timestamps", used.name, side)

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from framepred.errors import TrainingError
 from framepred.lit import warmup_cosine
-from framepred.models.motion import MotionConfig, MotionInterpolator, Slot, speed_up
+from framepred.models.motion import Accel, MotionConfig, MotionInterpolator, Slot, speed_up
 from framepred.models.motion_forecast import MotionForecastConfig, MotionForecaster, Step
 from framepred.models.warp import slot_flows
 
@@ -92,7 +92,7 @@ class MotionFillModule(L.LightningModule):
     def _shared_step(self, batch: dict[str, Any], stage: str) -> Tensor:
         k, n, full, small, times = self._unpack(batch)
         f01, f10 = batch["f01"].float(), batch["f10"].float()
-        slots = self.net(small[:, :k], small[:, k + n :], f01, f10, times)
+        slots = self.net(small[:, :k], small[:, k + n :], f01, f10, times, batch_accel(batch))
         a, b = full[:, k - 1], full[:, k + n]
         preds = [self.net.render(a, b, s, clamp=stage != "train") for s in slots]
         pred = torch.stack(preds, 1)  # (B, n, 3, H, W)
@@ -194,3 +194,12 @@ class MotionForecastModule(MotionFillModule):
             self.log(f"{stage}/psnr_flow", psnr_flow, batch_size=bs)
             self.log(f"{stage}/gain", psnr - psnr_flow, prog_bar=True, batch_size=bs)
         return loss
+
+
+def batch_accel(batch: dict[str, Any]) -> Accel | None:
+    """The quadratic-motion inputs of a gap batch cut with `accel` (else None)."""
+    if "fap" not in batch:
+        return None
+    return Accel(
+        batch["fap"].float(), batch["fbn"].float(), batch["sp"].float(), batch["sn"].float()
+    )

@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 import torch
 
-from framepred.baselines import Blend, Flow, Repeat, Synthesizer, _check, _grid, _to_u8
-from framepred.models.motion import MotionInterpolator, Slot, speed_up
+from framepred.baselines import Blend, Flow, Repeat, Spacing, Synthesizer, _check, _grid, _to_u8
+from framepred.models.motion import Accel, MotionInterpolator, Slot, speed_up
 from framepred.precision import autocast, resolve_precision
 
 _DIS = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
@@ -159,10 +159,13 @@ class MotionSynthesizer(Synthesizer):
         self.autocast = resolve_precision(precision, self.device)
         self.net = speed_up(net.to(self.device)).eval()
         self.context = net.config.context
+        self.wants_spacing = net.config.accel
         self.dis = cv2.DISOpticalFlow.create(_DIS)
 
     @torch.inference_mode()
-    def synthesize(self, before, after, times):
+    def synthesize(self, before, after, times, spacing: Spacing | None = None):
+        """`spacing`: where the outer context frames lie (`baselines.context_spacing`); a model
+        with `accel` uses it for quadratic motion, and falls back to linear motion without."""
         _check(before, after)
         if not before or not after:
             return Repeat().synthesize(before, after, times)
@@ -174,8 +177,16 @@ class MotionSynthesizer(Synthesizer):
         size = working_size(h, w, self.net.config.max_side)
         past_lr = [resize_u8(f, size) for f in past]
         future_lr = [resize_u8(f, size) for f in future]
-        f01, f10 = dis_flows(grey_small(past[-1], size), grey_small(future[0], size), self.dis)
+        ga, gb = grey_small(past[-1], size), grey_small(future[0], size)
+        f01, f10 = dis_flows(ga, gb, self.dis)
         dev = self.device
+        accel = None
+        if self.wants_spacing and spacing is not None and len(before) > 1 and len(after) > 1:
+            sp, sn = (float(x) for x in spacing)
+            fap = self.dis.calc(ga, grey_small(past[-2], size), None)  # type: ignore[call-overload]
+            fbn = self.dis.calc(gb, grey_small(future[1], size), None)  # type: ignore[call-overload]
+            accel = Accel(flow_tensor(fap, dev), flow_tensor(fbn, dev),
+                          torch.tensor([sp], device=dev), torch.tensor([sn], device=dev))  # fmt: skip
         with autocast(self.autocast, dev):
             slots = self.net(
                 to_tensor(past_lr, dev),
@@ -183,6 +194,7 @@ class MotionSynthesizer(Synthesizer):
                 flow_tensor(f01, dev),
                 flow_tensor(f10, dev),
                 [float(t) for t in times],
+                accel,
             )
         slots = [Slot(*(t.float() for t in slot)) for slot in slots]
         if dev.type == "cpu":

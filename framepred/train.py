@@ -124,6 +124,7 @@ class TrainConfig:
     val_size: int = 256  # validation sequences (mmnist) or windows (motion)
     working: int = 96  # motion task: working-resolution crop side
     scales: tuple[int, ...] = (1, 2, 3)  # motion task: full resolution is s x working
+    accel: bool = False  # fill models: add the quadratic-motion inputs (grows an --init model)
     ckpt_every: int = 100  # write last.ckpt every N steps (for resuming after a crash)
     progress: bool = True
     fast_dev_run: bool = False
@@ -227,7 +228,7 @@ def _motion_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataM
     Moving MNIST (forward-only model): forecast batches of 64 x 64 digit sequences."""
     from framepred.data.clips import make_dataset
     from framepred.data.forecast import ForecastDataModule
-    from framepred.data.interp import GapDataModule
+    from framepred.data.interp import GapBatches, GapDataModule
     from framepred.data.mmnist import MovingMNIST
     from framepred.lit_motion import MotionFillModule, MotionForecastModule
 
@@ -245,7 +246,8 @@ def _motion_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataM
     context = module.config.context
     horizon = MMNIST_HORIZON if mmnist else FORECAST_HORIZON
     # The longest gap trained on plus context, or the context and the frames to predict.
-    window = context + horizon if forecast else 3 + 2 * context
+    accel = not forecast and bool(cfg.model.get("accel", False))
+    window = context + horizon if forecast else GapBatches.window_length(3, context, accel)
     if mmnist:
         train_set: Any = MovingMNIST("train", 10**9, channels=3)
         val_set: Any = MovingMNIST("val", cfg.val_size, seed=1, channels=3)
@@ -257,7 +259,7 @@ def _motion_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataM
             )
         except (OSError, ValueError) as err:
             raise FramepredError(f"cannot use the training data: {err}") from None
-    extra = {"horizon": horizon} if forecast else {}
+    extra: dict[str, Any] = {"horizon": horizon} if forecast else {"accel": accel}
     data = (ForecastDataModule if forecast else GapDataModule)(
         train_set,
         val_set,
@@ -280,6 +282,8 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
         extra_callbacks: extra Lightning callbacks (for API users and tests).
     """
     _check_budget(cfg)
+    if cfg.accel:  # before a resume compares configs
+        cfg.model = {**cfg.model, "accel": True}
     task = task_of(cfg.data)
     out = Path(cfg.out)
     try:
@@ -311,6 +315,14 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
             raise FramepredError(
                 f"--init {cfg.init} is a {kind} model; it cannot train on this data"
             )
+    if cfg.accel:
+        if cfg.model.get("head") != "motion":
+            raise FramepredError("--accel applies to fill models (the motion preset) only")
+        cfg.model["accel"] = True
+        if start is not None:
+            from framepred.models.motion import grow_to_accel
+
+            start = grow_to_accel(start)  # type: ignore[arg-type]
     motion = is_motion_config(cfg.model)
     module, data = _motion_parts(cfg) if motion else _task_parts(cfg)
     if start is not None:

@@ -51,7 +51,13 @@ class GapBatches(IterableDataset):
         context: known frames on each side.
         batches: stop after this many batches (None: never).
         seed: makes the stream deterministic (validation); None draws fresh randomness.
+        accel: also cut the outer context frames P and N at a spacing drawn per batch (1 or 2
+            frames from A and B, as with scattered drops and with regular ones), and add DIS
+            flow A->P and B->N and the spacings in gap units (`fap`, `fbn`, `sp`, `sn`); one
+            window in ten has its spacing marked unknown (0).
     """
+
+    max_spacing = 2  # frames between A and P (and B and N) with `accel`
 
     def __init__(
         self,
@@ -63,10 +69,20 @@ class GapBatches(IterableDataset):
         context: int = 2,
         batches: int | None = None,
         seed: int | None = None,
+        accel: bool = False,
     ) -> None:
         self.base, self.batch_size, self.working = base, batch_size, working
         self.scales, self.gaps, self.context = tuple(scales), tuple(gaps), context
-        self.batches, self.seed = batches, seed
+        self.batches, self.seed, self.accel = batches, seed, accel
+        if accel and context != 2:
+            raise ValueError("accel needs a context of 2 frames on each side")
+
+    @classmethod
+    def window_length(cls, longest_gap: int, context: int, accel: bool) -> int:
+        """Frames a base window needs for gaps up to `longest_gap`."""
+        if accel:
+            return longest_gap + 2 + 2 * cls.max_spacing
+        return longest_gap + 2 * context
 
     def __iter__(self) -> Iterator[Batch]:
         info = get_worker_info()
@@ -82,26 +98,38 @@ class GapBatches(IterableDataset):
         n = int(rng.choice(self.gaps))
         s = int(rng.choice(self.scales))
         t_len = n + 2 * self.context
-        items = [self._item(rng, t_len, s) for _ in range(self.batch_size)]
+        pick = None
+        if self.accel:  # P . . A | n slots | B . . N with d - 1 unused frames between P and A
+            d = int(rng.integers(1, self.max_spacing + 1))
+            pick = [0, d, *range(d + 1, d + n + 1), d + n + 1, 2 * d + n + 1]
+        items = [self._item(rng, t_len, s, pick) for _ in range(self.batch_size)]
         batch: Batch = {key: torch.stack([it[key] for it in items]) for key in items[0]}
         batch["n"] = n
         return batch
 
-    def _cut(self, rng: np.random.Generator, t_len: int, s: int) -> tuple[torch.Tensor, np.ndarray]:
-        """`t_len` consecutive frames of a random window at (s*w)^2, quantized to 8 bits:
-        (T, 3, H, W) uint8 and the same frames as (T, H, W, 3) for OpenCV."""
+    def _cut(
+        self, rng: np.random.Generator, t_len: int, s: int, pick: list[int] | None = None
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        """`t_len` consecutive frames of a random window at (s*w)^2 (or the frames at offsets
+        `pick` from a random start), quantized to 8 bits: (T, 3, H, W) uint8 and the same
+        frames as (T, H, W, 3) for OpenCV."""
         seq = self.base[int(rng.integers(len(self.base)))]  # type: ignore[arg-type]
-        if seq.shape[0] < t_len:
-            raise ValueError(f"windows have {seq.shape[0]} frames, a batch needs {t_len}")
-        start = int(rng.integers(seq.shape[0] - t_len + 1))
-        seq = seq[start : start + t_len]
+        span = pick[-1] + 1 if pick else t_len
+        if seq.shape[0] < span:
+            raise ValueError(f"windows have {seq.shape[0]} frames, a batch needs {span}")
+        start = int(rng.integers(seq.shape[0] - span + 1))
+        seq = seq[start : start + span]
+        if pick:
+            seq = seq[pick]
         side = s * self.working
         full = seq if seq.shape[-1] == side else F.interpolate(seq, size=(side, side), mode="area")
         full_u8 = full.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)
         return full_u8, full_u8.permute(0, 2, 3, 1).numpy()
 
-    def _item(self, rng: np.random.Generator, t_len: int, s: int) -> dict[str, torch.Tensor]:
-        full_u8, frames = self._cut(rng, t_len, s)
+    def _item(
+        self, rng: np.random.Generator, t_len: int, s: int, pick: list[int] | None = None
+    ) -> dict[str, torch.Tensor]:
+        full_u8, frames = self._cut(rng, t_len, s, pick)
         w = self.working
         small = np.stack([cv2.resize(f, (w, w), interpolation=cv2.INTER_AREA) for f in frames])
         if small.ndim == 3:
@@ -109,12 +137,22 @@ class GapBatches(IterableDataset):
         k, n = self.context, t_len - 2 * self.context
         ga, gb = grey_small(frames[k - 1], (w, w)), grey_small(frames[k + n], (w, w))
         f01, f10 = dis_flows(ga, gb, _dis())
-        return {
+        item = {
             "full": full_u8,
             "small": torch.from_numpy(small).permute(0, 3, 1, 2).contiguous(),
             "f01": torch.from_numpy(f01).permute(2, 0, 1).contiguous(),
             "f10": torch.from_numpy(f10).permute(2, 0, 1).contiguous(),
         }
+        if pick:
+            gp, gn = grey_small(frames[0], (w, w)), grey_small(frames[-1], (w, w))
+            fap = _dis().calc(ga, gp, None)  # type: ignore[call-overload]
+            fbn = _dis().calc(gb, gn, None)  # type: ignore[call-overload]
+            d, gap = pick[1] - pick[0], pick[k + n] - pick[k - 1]
+            known = rng.random() >= 0.1
+            item["fap"] = torch.from_numpy(fap).permute(2, 0, 1).contiguous()
+            item["fbn"] = torch.from_numpy(fbn).permute(2, 0, 1).contiguous()
+            item["sp"] = item["sn"] = torch.tensor(d / gap if known else 0.0)
+        return item
 
 
 class GapDataModule(L.LightningDataModule):

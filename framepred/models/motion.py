@@ -29,9 +29,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from framepred.models.cells import ConvLSTM, ConvLSTMCell, State, set_fast_paths
-from framepred.models.warp import backward_warp, blend_weight, fb_error, slot_flows, upscale_flow
+from framepred.models.warp import (
+    accel_shift,
+    acceleration,
+    backward_warp,
+    blend_weight,
+    fb_error,
+    slot_flows,
+    upscale_flow,
+)
 
 SLOT_CHS = 20  # channels of one slot's input, see `MotionInterpolator._slot_input`
+ACCEL_CHS = 8  # more of them with `accel`: the quadratic shift and A, B warped by it
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
@@ -89,7 +98,20 @@ class MotionConfig(MotionConfigIO):
     flow_scale: float = 8.0  # flows are divided by this on the way into the network
     flow_step: float = 1.0  # a unit of the head's flow correction, in working-resolution pixels
     residual_scale: float = 0.2  # bound of the residual's typical size, in [0, 1] intensity
+    accel: bool = False  # also read the flows to the outer context frames (quadratic motion)
     extra: dict = field(default_factory=dict)
+
+
+class Accel(NamedTuple):
+    """What quadratic motion needs besides the flows across the gap: DIS flow from A to the
+    context frame before it (P) and from B to the one after it (N), at working resolution,
+    and how far P and N lie from A and B in units of the gap A->B, (B,) each; a spacing of 0
+    means unknown (the model then falls back to linear motion)."""
+
+    fap: Tensor
+    fbn: Tensor
+    sp: Tensor
+    sn: Tensor
 
 
 class Slot(NamedTuple):
@@ -168,14 +190,14 @@ class MotionInterpolator(nn.Module):
         super().__init__()
         self.config = cfg = config or MotionConfig()
         c0, c1, c2, c3 = cfg.chs
-        self.encoder = step_encoder(SLOT_CHS, cfg.chs)
+        self.encoder = step_encoder(SLOT_CHS + (ACCEL_CHS if cfg.accel else 0), cfg.chs)
         self.context_encoder = nn.Sequential(_conv(3, c0, 2), _conv(c0, c1, 2), _conv(c1, c3, 2))
         self.past = ConvLSTM(c3, [c3], cfg.kernel_size)
         self.future = ConvLSTM(c3, [c3], cfg.kernel_size)
         self.fuse = nn.Conv2d(4 * c3, 2 * c3, 1)
         self.forecaster = ConvLSTMCell(c3, c3, cfg.kernel_size)
         self.decoder = step_decoder(cfg.chs)
-        self.head = nn.Conv2d(c0, 8, 3, padding=1)
+        self.head = nn.Conv2d(c0, 9 if cfg.accel else 8, 3, padding=1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)  # type: ignore[arg-type]
 
@@ -195,17 +217,28 @@ class MotionInterpolator(nn.Module):
         h, c = self.fuse(torch.cat([sp[0], sp[1], sf[0], sf[1]], 1)).chunk(2, 1)
         return torch.tanh(h), c
 
-    def _slot_input(self, a: Tensor, b: Tensor, f01: Tensor, f10: Tensor, e0, e1, t: float):
+    def _slot_input(self, a: Tensor, b: Tensor, f01: Tensor, f10: Tensor, e0, e1, t: float,
+                    accs: tuple[Tensor, Tensor] | None = None):  # fmt: skip
         ft0, ft1 = slot_flows(f01, f10, t)
         alpha, v0, v1 = blend_weight(ft0, ft1, e0, e1, t)
         wa, wb = backward_warp(a, ft0), backward_warp(b, ft1)
         fs = self.config.flow_scale
         tt = torch.full_like(alpha, t)
-        x = torch.cat([a, b, wa, wb, ft0 / fs, ft1 / fs, alpha, v0, v1, tt], 1)
-        return x, ft0, ft1, alpha
+        parts = [a, b, wa, wb, ft0 / fs, ft1 / fs, alpha, v0, v1, tt]
+        shift = None
+        if accs is not None:
+            shift = accel_shift(accs[0], accs[1], t)
+            parts += [shift / fs, backward_warp(a, ft0 + shift), backward_warp(b, ft1 + shift)]
+        return torch.cat(parts, 1), ft0, ft1, alpha, shift
 
     def forward(
-        self, past: Tensor, future: Tensor, f01: Tensor, f10: Tensor, times: list[float]
+        self,
+        past: Tensor,
+        future: Tensor,
+        f01: Tensor,
+        f10: Tensor,
+        times: list[float],
+        accel: Accel | None = None,
     ) -> list[Slot]:
         """Synthesize the slots at `times` (fractions in (0, 1)) at working resolution.
 
@@ -214,19 +247,32 @@ class MotionInterpolator(nn.Module):
             future: (B, K, 3, h, w) known frames after the gap in time order, B first.
             f01, f10: (B, 2, h, w) optical flow A->B and B->A in working-resolution pixels.
             times: the slots' positions between A (0) and B (1), increasing.
+            accel: flows to the outer context frames, for a model built with `accel` (None:
+                spacing unknown, linear motion). A model without `accel` ignores it.
         """
         h, w = f01.shape[-2:]
         a, b = past[:, -1], future[:, 0]
         e0, e1 = fb_error(f01, f10), fb_error(f10, f01)
+        accs = None
+        if self.config.accel:
+            if accel is None:
+                accs = (torch.zeros_like(f01), torch.zeros_like(f10))
+            else:
+                accs = (
+                    acceleration(f01, accel.fap, accel.sp),
+                    acceleration(f10, accel.fbn, accel.sn),
+                )
         state = self._initial_state(past, future)
         fs, rs = self.config.flow_step, self.config.residual_scale
         slots = []
         for t in times:
-            x, ft0, ft1, alpha = self._slot_input(a, b, f01, f10, e0, e1, float(t))
+            x, ft0, ft1, alpha, shift = self._slot_input(a, b, f01, f10, e0, e1, float(t), accs)
             out, state = unet_step(
                 self.encoder, self.forecaster, self.decoder, self.head, self._pad(x), state
             )
             out = out[..., :h, :w]
+            if shift is not None:  # how much of the quadratic shift to take, learned per pixel
+                ft0, ft1 = ft0 + out[:, 8:9] * shift, ft1 + out[:, 8:9] * shift
             slots.append(
                 Slot(
                     ft0=ft0 + fs * out[:, 0:2],
@@ -254,3 +300,23 @@ class MotionInterpolator(nn.Module):
         wa, wb = backward_warp(a, ft0), backward_warp(b, ft1)
         out = wb + alpha * (wa - wb) + up(slot.residual)
         return out.clamp(0, 1) if clamp else out
+
+
+def grow_to_accel(net: MotionInterpolator) -> MotionInterpolator:
+    """A copy of a linear-motion model with the `accel` inputs added: the new input channels
+    and the gate of the quadratic shift start at zero, so it fills exactly as `net` does until
+    it is trained."""
+    if net.config.accel:
+        return net
+    cfg = MotionConfig.from_dict({**net.config.to_dict(), "accel": True})
+    grown = MotionInterpolator(cfg)
+    state = grown.state_dict()
+    for key, value in net.state_dict().items():
+        target = state[key]
+        if target.shape == value.shape:
+            target.copy_(value)
+        else:  # first encoder conv (more inputs) or the head (one more output)
+            target.zero_()
+            target[tuple(slice(0, n) for n in value.shape)].copy_(value)
+    grown.load_state_dict(state)
+    return grown

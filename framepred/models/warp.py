@@ -77,6 +77,26 @@ def slot_flows(f01: Tensor, f10: Tensor, t: float) -> tuple[Tensor, Tensor]:
     return ft0, ft1
 
 
+def acceleration(f_next: Tensor, f_prev: Tensor, spacing: Tensor) -> Tensor:
+    """Per-pixel acceleration (pixels per gap^2) of a known frame's content, from its flow to
+    the frame across the gap (one gap away) and to the context frame on its other side
+    (`spacing` gaps away, (B,) or a float): the parabola through the three positions (Xu et
+    al., Quadratic Video Interpolation). Zero for linear motion; zero where spacing <= 0
+    (unknown spacing)."""
+    sp = torch.as_tensor(spacing, dtype=f_next.dtype, device=f_next.device).reshape(-1, 1, 1, 1)
+    known = sp > 0
+    sp = torch.where(known, sp, torch.ones_like(sp))
+    return torch.where(known, 2 * (f_prev + sp * f_next) / (sp * sp + sp), 0.0)
+
+
+def accel_shift(acc0: Tensor, acc1: Tensor, t: float) -> Tensor:
+    """How far the sample positions of `slot_flows` move at time t when the motion on each side
+    is quadratic with accelerations `acc0` (at A) and `acc1` (at B, time reversed) instead of
+    linear; the same shift applies to the flow t->A and to t->B:
+    t (1 - t) / 2 * ((1 - t) acc0 + t acc1)."""
+    return (0.5 * t * (1 - t)) * ((1 - t) * acc0 + t * acc1)
+
+
 def blend_weight(
     ft0: Tensor, ft1: Tensor, e0: Tensor, e1: Tensor, t: float
 ) -> tuple[Tensor, Tensor, Tensor]:
