@@ -204,22 +204,28 @@ def _check_paths(input: Path, output: Path, overwrite: bool) -> None:
 
 
 class _Peek:
-    """An iterator with one item of look-ahead."""
+    """An iterator with look-ahead."""
 
     def __init__(self, items: Iterable[SlotItem]):
         self._it = iter(items)
-        self._next: list[SlotItem] = []
+        self._next: deque[SlotItem] = deque()
+
+    def ahead(self, i: int) -> SlotItem | None:
+        """The item `i` places ahead (0: the next one), or None past the end."""
+        while len(self._next) <= i:
+            item = next(self._it, None)
+            if item is None:
+                return None
+            self._next.append(item)
+        return self._next[i]
 
     def peek(self) -> SlotItem | None:
-        if not self._next:
-            self._next = [x for x in (next(self._it, None),) if x is not None]
-        return self._next[0] if self._next else None
+        return self.ahead(0)
 
     def pop(self) -> SlotItem:
         item = self.peek()
         assert item is not None
-        self._next.clear()
-        return item
+        return self._next.popleft()
 
 
 def _slot_stream(reader: VideoReader, mapper: SlotMapper, declared: int | None, max_gap: int):
@@ -360,13 +366,33 @@ def _fill_stream(items, synth: Synthesizer, info: VideoInfo, max_gap: int, on_lo
                 break
             stream.pop()
             after.append((nxt.slot, nxt.image))
+        taken = len(after)
+        if after and synth.context > 1:
+            after += _context_ahead(stream, synth.context - taken, after[-1][1], max_gap)
         yield from _fill_run(run, list(before), after, synth, info, max_gap, on_long_gap, result)
-        for known in after:
+        for known in after[:taken]:
             if before and synth.context > 1 and is_scene_cut(before[-1][1], known[1]):
                 before.clear()
             before.append(known)
             result.n_kept += 1
             yield known[1]
+
+
+def _context_ahead(stream: _Peek, want: int, last: np.ndarray, max_gap: int):
+    """Up to `want` more known frames for a learned model's context after a gap, looked up past
+    the next gaps (up to `max_gap` slots ahead) without taking them from the stream, as the
+    frames before a gap are: with every other frame missing, the frame after B is the one
+    after the next gap. Stops at a scene cut."""
+    found: list[tuple[int, np.ndarray]] = []
+    i = 0
+    while len(found) < want and i <= max_gap and (item := stream.ahead(i)) is not None:
+        i += 1
+        if item.image is None:
+            continue
+        if is_scene_cut(found[-1][1] if found else last, item.image):
+            break
+        found.append((item.slot, item.image))
+    return found
 
 
 def _fill_run(run: list[SlotItem], before_known: list[tuple[int, np.ndarray]],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from framepred.adapt import adapt, collect_windows
@@ -20,9 +21,10 @@ def test_collect_windows_keeps_a_bounded_sample_of_consecutive_crops():
         assert np.array_equal(np.diff(values), np.ones(4))  # consecutive frames
 
 
-def test_adapt_lowers_the_error_on_the_video_it_adapts_to():
+@pytest.mark.parametrize("accel", [False, True])
+def test_adapt_lowers_the_error_on_the_video_it_adapts_to(accel):
     torch.manual_seed(0)
-    net = MotionInterpolator(MotionConfig(chs=(8, 8, 16, 16)))
+    net = MotionInterpolator(MotionConfig(chs=(8, 8, 16, 16), accel=accel))
     frames = [moving_scene(i, w=64, h=48, speed=3) for i in range(40)]
     before = [p.detach().clone() for p in net.parameters()]
     adapted, result = adapt(net, frames, steps=40, lr=2e-3, working=32, progress=False)

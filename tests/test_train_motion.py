@@ -95,3 +95,30 @@ def test_init_must_fit_the_data(clips, tmp_path, tiny_ckpt):
     )  # fmt: skip
     with pytest.raises(FramepredError, match="Moving MNIST model"):
         train(cfg)
+
+
+def test_accel_grows_an_init_model_and_trains_it(clips, tmp_path):
+    from framepred.checkpoints import export_model
+    from framepred.models.motion import MotionConfig
+
+    start = tmp_path / "linear.pt"
+    export_model(MotionInterpolator(MotionConfig(chs=(4, 8, 8, 8))), start)
+    cfg = TrainConfig(
+        data=[str(clips)], out=tmp_path / "acc", model={"head": "motion"}, init=str(start),
+        accel=True, max_steps=4,
+        batch_size=2, val_every=2, val_size=4, working=32, scales=(1,), progress=False,
+    )  # fmt: skip
+    net, _ = load_model(train(cfg))
+    assert isinstance(net, MotionInterpolator) and net.config.accel
+    assert net.config.chs == (4, 8, 8, 8)
+    rows = _val_rows(tmp_path / "acc")
+    assert rows and all(np.isfinite(float(r["val/loss"])) for r in rows)
+
+
+def test_accel_is_for_fill_models(clips, tmp_path):
+    cfg = TrainConfig(
+        data=[str(clips)], out=tmp_path / "f", model={"head": "motion-forecast"}, accel=True,
+        max_steps=1,
+    )  # fmt: skip
+    with pytest.raises(FramepredError, match="--accel"):
+        train(cfg)

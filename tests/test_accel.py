@@ -1,0 +1,197 @@
+"""Quadratic motion (`--accel`): the acceleration algebra, the grown model's exact start, where
+the context frames lie, and the batches that train it."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from framepred.baselines import Flow, context_spacing
+from framepred.compare import psnr_u8
+from framepred.data.interp import GapBatches
+from framepred.models.motion import Accel, MotionConfig, MotionInterpolator, grow_to_accel
+from framepred.models.warp import accel_shift, acceleration
+from framepred.motion_fill import MotionSynthesizer
+
+TINY = MotionConfig(chs=(4, 8, 8, 8))
+
+
+def position(i: float, v: float = -1.6, a: float = 0.8) -> float:
+    """Where an accelerating pan has moved the picture by frame i."""
+    return v * i + 0.5 * a * i * i
+
+
+def accelerating_pan(i: float, w: int = 128, h: int = 96) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    x = xx + position(i)
+    img = np.stack(
+        [
+            128 + 90 * np.sin(x / 7) * np.cos(yy / 8),
+            128 + 80 * np.cos(x / 9 + yy / 11),
+            128 + 70 * np.sin(x / 8 + 1.0),
+        ],
+        axis=2,
+    )
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def field(value: float, shape=(1, 2, 3, 4)) -> torch.Tensor:
+    return torch.full(shape, value)
+
+
+def test_acceleration_is_zero_for_linear_motion_and_exact_for_quadratic():
+    v, a = 2.0, 0.6  # pixels per gap, pixels per gap^2
+    for sp in (1.0, 0.25, 2.0):
+        linear = acceleration(field(v), field(-v * sp), torch.tensor([sp]))
+        assert linear.abs().max() < 1e-6
+        # positions x(s) = v s + a s^2 / 2 at s = 1 (across the gap) and s = -sp (outer frame)
+        quad = acceleration(field(v + a / 2), field(-v * sp + a * sp * sp / 2), torch.tensor([sp]))
+        assert torch.allclose(quad, field(a), atol=1e-5)
+    unknown = acceleration(field(v + a / 2), field(5.0), torch.tensor([0.0]))
+    assert unknown.abs().max() == 0
+
+
+@pytest.mark.parametrize("t", [0.25, 0.5, 0.8])
+def test_accel_shift_moves_the_linear_sample_to_the_quadratic_position(t):
+    a = 0.6
+    # The flow t->A of a pixel under x(s) = x0 + v s + a s^2 / 2 is -(v t + a t^2 / 2); the
+    # linear estimate from the flow across the gap is -t (v + a / 2).
+    v = 1.5
+    exact, linear = -(v * t + a * t * t / 2), -t * (v + a / 2)
+    shift = accel_shift(field(a), field(a), t)
+    assert torch.allclose(shift, field(exact - linear), atol=1e-6)
+
+
+def test_grown_model_starts_exactly_where_the_linear_one_was():
+    torch.manual_seed(0)
+    net = MotionInterpolator(TINY)
+    for p in net.parameters():  # a "trained" model: non-zero head
+        torch.nn.init.normal_(p, std=0.05)
+    grown = grow_to_accel(net).eval()
+    assert grown.config.accel and not net.config.accel
+    net.eval()
+    g = torch.Generator().manual_seed(1)
+    past, future = (
+        torch.rand(1, 2, 3, 24, 32, generator=g),
+        torch.rand(1, 2, 3, 24, 32, generator=g),
+    )
+    f01, f10 = torch.randn(1, 2, 24, 32, generator=g), torch.randn(1, 2, 24, 32, generator=g)
+    accel = Accel(torch.randn(1, 2, 24, 32, generator=g), torch.randn(1, 2, 24, 32, generator=g),
+                  torch.tensor([1.0]), torch.tensor([0.25]))  # fmt: skip
+    with torch.no_grad():
+        want = net(past, future, f01, f10, [0.3, 0.6])
+        for extra in (None, accel):
+            got = grown(past, future, f01, f10, [0.3, 0.6], extra)
+            for s, t in zip(want, got, strict=True):
+                for x, y in zip(s, t, strict=True):
+                    assert torch.allclose(x, y, atol=1e-6)
+
+
+def test_quadratic_motion_beats_linear_on_an_accelerating_pan():
+    """A model whose gate takes the whole quadratic shift (and learned nothing else) fills an
+    accelerating pan far better than linear motion, given where the context frames lie; without
+    that it is the classical flow method."""
+    net = MotionInterpolator(MotionConfig(chs=(4, 8, 8, 8), accel=True))
+    with torch.no_grad():
+        net.head.bias[8] = 1.0
+    synth = MotionSynthesizer(net)
+    assert synth.wants_spacing
+    frames = {i: accelerating_pan(i) for i in range(0, 9)}
+    before, after, truth = [frames[2], frames[4]], [frames[6], frames[8]], frames[5]
+    spacing = context_spacing([2, 4], [6, 8])
+    assert spacing == (1.0, 1.0)
+    quad = synth.synthesize(before, after, [0.5], spacing=spacing)[0]
+    linear = synth.synthesize(before, after, [0.5])[0]
+    classical = Flow().synthesize(before, after, [0.5])[0]
+    assert np.abs(linear.astype(int) - classical.astype(int)).max() <= 1
+
+    def score(x: np.ndarray) -> float:
+        # the borders hold replicated pixels in every method; score the inside
+        crop = (slice(8, -8), slice(12, -12))
+        return psnr_u8(truth[crop], x[crop])
+
+    assert score(quad) > score(linear) + 10.0  # ~72 vs ~40 dB here
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "want"),
+    [
+        ([2, 4], [6, 8], (1.0, 1.0)),  # x2: every other frame dropped
+        ([5, 6], [10, 11], (0.25, 0.25)),  # gap3: two kept, three dropped
+        ([6], [10, 11], (0.0, 0.25)),  # one side too short: unknown there
+        ([], [3, 4], (0.0, 0.0)),
+    ],
+)
+def test_context_spacing_in_units_of_the_gap(before, after, want):
+    assert context_spacing(before, after) == want
+
+
+class _Spy:
+    """A synthesizer that wants the spacing and records it."""
+
+    name, context, wants_spacing = "spy", 2, True
+
+    def __init__(self) -> None:
+        self.seen: list = []
+
+    def fill_run(self, before, after, n, spacing=None):
+        self.seen.append(spacing)
+        return (np.zeros((8, 8, 3), np.uint8) for _ in range(n))
+
+
+@pytest.mark.parametrize(("kept", "want"), [(lambda i: i % 2 == 0, (1.0, 1.0)),
+                                            (lambda i: i % 5 < 2, (0.25, 0.25))])  # fmt: skip
+def test_fill_tells_the_synthesizer_where_the_context_frames_lie(kept, want):
+    from framepred.fill import FillReport, _fill_stream
+    from framepred.gaps import SlotItem
+    from framepred.video import VideoInfo
+
+    items = [SlotItem(i, np.full((8, 8, 3), i, np.uint8) if kept(i) else None, None if kept(i)
+                      else "timestamps") for i in range(22)]  # fmt: skip
+    info = VideoInfo(Path("x"), 8, 8, Fraction(25), None, Fraction(0), None, None, "-", "-",
+                     False, 0)  # fmt: skip
+    spy = _Spy()
+    list(_fill_stream(iter(items), spy, info, 30, "fill", FillReport("x", "y", "25", 0, 0, "spy")))
+    if want == (1.0, 1.0):  # x2: the first gap has one frame before it, the last none after
+        # and the one before that has no frame after its B (nothing past the next gap)
+        assert spy.seen[0] == (0.0, 1.0) and spy.seen[-2:] == [(1.0, 0.0), None]
+        spy.seen = spy.seen[1:-2]
+    assert len(spy.seen) > 2 and all(s == want for s in spy.seen)
+
+
+class _Indexed(torch.utils.data.Dataset):
+    """Windows whose frame i is filled with the value 10 * i (to see which frames were cut)."""
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, _: int) -> torch.Tensor:
+        t = GapBatches.window_length(3, 2, accel=True)
+        return torch.arange(t).float().mul(10 / 255).view(t, 1, 1, 1).expand(t, 3, 32, 32)
+
+
+def test_accel_batches_cut_the_outer_frames_at_the_drawn_spacing():
+    stream = GapBatches(_Indexed(), batch_size=3, working=32, scales=(1,), gaps=(1, 3),
+                        batches=24, seed=5, accel=True)  # fmt: skip
+    spacings = set()
+    for batch in stream:
+        n = batch["n"]
+        assert batch["full"].shape[1] == n + 4 and batch["fap"].shape == (3, 2, 32, 32)
+        idx = (batch["full"][:, :, 0, 0, 0].float() / 10).round().long()  # (B, T) frame numbers
+        start = idx[:, :1]
+        d = idx[:, 1] - idx[:, 0]  # P -> A
+        assert torch.all((d == 1) | (d == 2))
+        # A, the n hidden slots and B are consecutive; N lies as far after B as P before A
+        body = idx[:, 1 : n + 3] - start - d[:, None]
+        assert torch.equal(body, torch.arange(n + 2).expand_as(body))
+        assert torch.equal(idx[:, -1] - idx[:, -2], d)
+        sp = batch["sp"]
+        known = sp > 0
+        assert torch.allclose(sp[known], (d.float() / (n + 1))[known])
+        assert torch.equal(sp, batch["sn"])
+        spacings.update(round(float(x), 3) for x in sp)
+    assert {0.5, 1.0, 0.25}.issubset(spacings)  # x2-like and gap3-like windows both drawn
