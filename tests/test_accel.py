@@ -195,3 +195,28 @@ def test_accel_batches_cut_the_outer_frames_at_the_drawn_spacing():
         assert torch.equal(sp, batch["sn"])
         spacings.update(round(float(x), 3) for x in sp)
     assert {0.5, 1.0, 0.25}.issubset(spacings)  # x2-like and gap3-like windows both drawn
+
+
+class _CountingDIS:
+    def __init__(self, dis) -> None:
+        self.dis, self.calls = dis, 0
+
+    def calc(self, *args):
+        self.calls += 1
+        return self.dis.calc(*args)
+
+
+def test_every_other_frame_missing_costs_two_flows_per_gap_as_linear_motion_does():
+    net = MotionInterpolator(MotionConfig(chs=(4, 8, 8, 8), accel=True))
+    frames = [accelerating_pan(i) for i in range(12)]
+    synth = MotionSynthesizer(net)
+    synth.dis = counter = _CountingDIS(synth.dis)  # type: ignore[assignment]
+    gaps = [([2, 4], [6, 8]), ([4, 6], [8, 10])]
+    made = []
+    for before, after in gaps:
+        made.append(synth.synthesize([frames[i] for i in before], [frames[i] for i in after],
+                                     [0.5], spacing=context_spacing(before, after))[0])  # fmt: skip
+    assert counter.calls == 4 + 2  # the second gap reuses 6->8 and 6->4
+    fresh = MotionSynthesizer(net).synthesize([frames[4], frames[6]], [frames[8], frames[10]],
+                                              [0.5], spacing=(1.0, 1.0))[0]  # fmt: skip
+    assert np.array_equal(made[1], fresh)
