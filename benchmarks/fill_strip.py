@@ -15,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from framepred.baselines import context_spacing  # noqa: E402
 from framepred.compare import write_strip  # noqa: E402
 from framepred.fill import make_synthesizer  # noqa: E402
 from framepred.video import VideoReader  # noqa: E402
@@ -38,7 +39,10 @@ def main() -> None:
     rows = {}
     for method in ("blend", "flow", "model"):
         synth = make_synthesizer(method, args.model, "cpu")
-        rows[method] = list(synth.fill_run(before, after, args.gap))
+        kw = {}
+        if getattr(synth, "wants_spacing", False):  # known frames lo, lo + 1 | gap | two more
+            kw["spacing"] = context_spacing([lo, lo + 1], [hi - 2, hi - 1])
+        rows[method] = list(synth.fill_run(before, after, args.gap, **kw))
 
     def crop(images):
         if not args.crop:

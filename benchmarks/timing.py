@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from framepred.baselines import Synthesizer
+from framepred.baselines import Synthesizer, context_spacing
 
 
 def synth_rate(synth: Synthesizer, frames: Sequence[np.ndarray], keep: Sequence[int]) -> float:
@@ -26,10 +26,15 @@ def synth_rate(synth: Synthesizer, frames: Sequence[np.ndarray], keep: Sequence[
         j = i
         while j < len(frames) and j not in known:
             j += 1
-        before = [frames[k] for k in keep if k < i][-ctx:]
-        after = [frames[k] for k in keep if k >= j][:ctx]
+        slots_before = [k for k in keep if k < i][-ctx:]
+        slots_after = [k for k in keep if k >= j][:ctx]
+        before = [frames[k] for k in slots_before]
+        after = [frames[k] for k in slots_after]
+        kw = {}
+        if getattr(synth, "wants_spacing", False) and before and after:
+            kw["spacing"] = context_spacing(slots_before, slots_after)
         t0 = time.perf_counter()
-        made += sum(1 for _ in synth.fill_run(before, after, j - i))
+        made += sum(1 for _ in synth.fill_run(before, after, j - i, **kw))
         seconds += time.perf_counter() - t0
         i = j
     return made / seconds

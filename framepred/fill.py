@@ -367,7 +367,7 @@ def _fill_stream(items, synth: Synthesizer, info: VideoInfo, max_gap: int, on_lo
             stream.pop()
             after.append((nxt.slot, nxt.image))
         taken = len(after)
-        if after and synth.context > 1:
+        if after and synth.context > 1 and not getattr(synth, "forward_only", False):
             after += _context_ahead(stream, synth.context - taken, after[-1][1], max_gap)
         yield from _fill_run(run, list(before), after, synth, info, max_gap, on_long_gap, result)
         for known in after[:taken]:
