@@ -85,12 +85,14 @@ def main() -> None:
                 t1 = time.perf_counter()
                 f01, f10 = dis_flows(ga, gb, dis)
                 accel = None
-                if net.config.accel:  # two more flows (fill reuses them when every other
+                if net.config.accel:  # four more flows (fill reuses them when every other
                     # frame is missing; counted here as if it could not)
-                    fap = dis.calc(ga, grey_small(past[-2], size), None)
-                    fbn = dis.calc(gb, grey_small(future[1], size), None)
+                    gp, gn = grey_small(past[-2], size), grey_small(future[1], size)
+                    outer = [
+                        dis.calc(x, y, None) for x, y in ((ga, gp), (gp, ga), (gb, gn), (gn, gb))
+                    ]
                     sp = torch.full((1,), 0.5)  # context frames next to A and B, gap of two
-                    accel = Accel(flow_tensor(fap, dev), flow_tensor(fbn, dev), sp, sp)
+                    accel = Accel(*(flow_tensor(f, dev) for f in outer), sp, sp)
                 t2 = time.perf_counter()
                 with autocast(dtype, dev):
                     slots = net(to_tensor(past_lr, dev), to_tensor(future_lr, dev),

@@ -200,6 +200,4 @@ def batch_accel(batch: dict[str, Any]) -> Accel | None:
     """The quadratic-motion inputs of a gap batch cut with `accel` (else None)."""
     if "fap" not in batch:
         return None
-    return Accel(
-        batch["fap"].float(), batch["fbn"].float(), batch["sp"].float(), batch["sn"].float()
-    )
+    return Accel(*(batch[key].float() for key in ("fap", "fpa", "fbn", "fnb", "sp", "sn")))

@@ -216,9 +216,12 @@ class MotionSynthesizer(Synthesizer):
         accel = None
         if self.wants_spacing and spacing is not None and len(before) > 1 and len(after) > 1:
             sp, sn = (float(x) for x in spacing)
-            fap, fbn = self._flow(fa, past[-2], size), self._flow(fb, future[1], size)
-            accel = Accel(flow_tensor(fap, dev), flow_tensor(fbn, dev),
-                          torch.tensor([sp], device=dev), torch.tensor([sn], device=dev))  # fmt: skip
+            p, n = past[-2], future[1]
+            outer = (self._flow(fa, p, size), self._flow(p, fa, size),
+                     self._flow(fb, n, size), self._flow(n, fb, size))  # fmt: skip
+            fap, fpa, fbn, fnb = (flow_tensor(f, dev) for f in outer)
+            accel = Accel(fap, fpa, fbn, fnb, torch.tensor([sp], device=dev),
+                          torch.tensor([sn], device=dev))  # fmt: skip
         with autocast(self.autocast, dev):
             slots = self.net(
                 to_tensor(past_lr, dev),

@@ -80,8 +80,8 @@ def test_grown_model_starts_exactly_where_the_linear_one_was():
         torch.rand(1, 2, 3, 24, 32, generator=g),
     )
     f01, f10 = torch.randn(1, 2, 24, 32, generator=g), torch.randn(1, 2, 24, 32, generator=g)
-    accel = Accel(torch.randn(1, 2, 24, 32, generator=g), torch.randn(1, 2, 24, 32, generator=g),
-                  torch.tensor([1.0]), torch.tensor([0.25]))  # fmt: skip
+    flows = [torch.randn(1, 2, 24, 32, generator=g) for _ in range(4)]
+    accel = Accel(*flows, torch.tensor([1.0]), torch.tensor([0.25]))
     with torch.no_grad():
         want = net(past, future, f01, f10, [0.3, 0.6])
         for extra in (None, accel):
@@ -207,6 +207,7 @@ class _CountingDIS:
 
 
 def test_every_other_frame_missing_costs_two_flows_per_gap_as_linear_motion_does():
+    # (the first gap computes six: A<->B, A<->P, B<->N)
     net = MotionInterpolator(MotionConfig(chs=(4, 8, 8, 8), accel=True))
     frames = [accelerating_pan(i) for i in range(12)]
     synth = MotionSynthesizer(net)
@@ -216,7 +217,7 @@ def test_every_other_frame_missing_costs_two_flows_per_gap_as_linear_motion_does
     for before, after in gaps:
         made.append(synth.synthesize([frames[i] for i in before], [frames[i] for i in after],
                                      [0.5], spacing=context_spacing(before, after))[0])  # fmt: skip
-    assert counter.calls == 4 + 2  # the second gap reuses 6->8 and 6->4
+    assert counter.calls == 6 + 2  # the second gap reuses 6->8, 8->6, 6->4 and 4->6
     fresh = MotionSynthesizer(net).synthesize([frames[4], frames[6]], [frames[8], frames[10]],
                                               [0.5], spacing=(1.0, 1.0))[0]  # fmt: skip
     assert np.array_equal(made[1], fresh)

@@ -53,7 +53,8 @@ class GapBatches(IterableDataset):
         seed: makes the stream deterministic (validation); None draws fresh randomness.
         accel: also cut the outer context frames P and N at a spacing drawn per batch (1 or 2
             frames from A and B, as with scattered drops and with regular ones), and add DIS
-            flow A->P and B->N and the spacings in gap units (`fap`, `fbn`, `sp`, `sn`); one
+            flow between A and P and between B and N both ways and the spacings in gap units
+            (`fap`, `fpa`, `fbn`, `fnb`, `sp`, `sn`); one
             window in ten has its spacing marked unknown (0).
     """
 
@@ -145,12 +146,12 @@ class GapBatches(IterableDataset):
         }
         if pick:
             gp, gn = grey_small(frames[0], (w, w)), grey_small(frames[-1], (w, w))
-            fap = _dis().calc(ga, gp, None)  # type: ignore[call-overload]
-            fbn = _dis().calc(gb, gn, None)  # type: ignore[call-overload]
+            pairs = {"fap": (ga, gp), "fpa": (gp, ga), "fbn": (gb, gn), "fnb": (gn, gb)}
+            for key, (x, y) in pairs.items():
+                flow = _dis().calc(x, y, None)  # type: ignore[call-overload]
+                item[key] = torch.from_numpy(flow).permute(2, 0, 1).contiguous()
             d, gap = pick[1] - pick[0], pick[k + n] - pick[k - 1]
             known = rng.random() >= 0.1
-            item["fap"] = torch.from_numpy(fap).permute(2, 0, 1).contiguous()
-            item["fbn"] = torch.from_numpy(fbn).permute(2, 0, 1).contiguous()
             item["sp"] = item["sn"] = torch.tensor(d / gap if known else 0.0)
         return item
 

@@ -103,13 +103,15 @@ class MotionConfig(MotionConfigIO):
 
 
 class Accel(NamedTuple):
-    """What quadratic motion needs besides the flows across the gap: DIS flow from A to the
-    context frame before it (P) and from B to the one after it (N), at working resolution,
-    and how far P and N lie from A and B in units of the gap A->B, (B,) each; a spacing of 0
-    means unknown (the model then falls back to linear motion)."""
+    """What quadratic motion needs besides the flows across the gap: DIS flow between A and
+    the context frame before it (P) and between B and the one after it (N), both ways, at
+    working resolution, and how far P and N lie from A and B in units of the gap A->B, (B,)
+    each; a spacing of 0 means unknown (the model then falls back to linear motion)."""
 
     fap: Tensor
+    fpa: Tensor
     fbn: Tensor
+    fnb: Tensor
     sp: Tensor
     sn: Tensor
 
@@ -258,9 +260,13 @@ class MotionInterpolator(nn.Module):
             if accel is None:
                 accs = (torch.zeros_like(f01), torch.zeros_like(f10))
             else:
+                # Trusted where the flows it comes from pass their forward-backward check:
+                # a wrong flow to P or N would otherwise make a large, wrong acceleration.
+                trust0 = torch.exp(-torch.maximum(fb_error(accel.fap, accel.fpa), e0))
+                trust1 = torch.exp(-torch.maximum(fb_error(accel.fbn, accel.fnb), e1))
                 accs = (
-                    acceleration(f01, accel.fap, accel.sp),
-                    acceleration(f10, accel.fbn, accel.sn),
+                    trust0 * acceleration(f01, accel.fap, accel.sp),
+                    trust1 * acceleration(f10, accel.fbn, accel.sn),
                 )
         state = self._initial_state(past, future)
         fs, rs = self.config.flow_step, self.config.residual_scale
