@@ -37,13 +37,21 @@ def moving_scene(i: int, w: int = W, h: int = H, speed: int = 2, seed: int = 0) 
 
 def panning_scene(i: int, w: int = W, h: int = H, speed: float = 1.5) -> np.ndarray:
     """The whole picture translates `speed` px/frame: ground truth for flow vs blend."""
+    return pan_texture(speed * i, w, h)
+
+
+def pan_texture(
+    shift: float, w: int = W, h: int = H, scales: tuple[float, ...] = (5, 7, 9, 11, 4)
+) -> np.ndarray:
+    """A smooth colour texture moved `shift` px to the left (sine periods 2 pi x `scales`)."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    x = xx + speed * i
+    x = xx + shift
+    a, b, c, d, e = scales
     img = np.stack(
         [
-            128 + 90 * np.sin(x / 5) * np.cos(yy / 7),
-            128 + 80 * np.cos(x / 9 + yy / 11),
-            128 + 70 * np.sin(x / 4 + 1.0),
+            128 + 90 * np.sin(x / a) * np.cos(yy / b),
+            128 + 80 * np.cos(x / c + yy / d),
+            128 + 70 * np.sin(x / e + 1.0),
         ],
         axis=2,
     )

@@ -16,6 +16,7 @@ from framepred.data.interp import GapBatches
 from framepred.models.motion import Accel, MotionConfig, MotionInterpolator, grow_to_accel
 from framepred.models.warp import accel_shift, acceleration
 from framepred.motion_fill import MotionSynthesizer
+from tests.conftest import pan_texture
 
 TINY = MotionConfig(chs=(4, 8, 8, 8))
 
@@ -25,18 +26,9 @@ def position(i: float, v: float = -1.6, a: float = 0.8) -> float:
     return v * i + 0.5 * a * i * i
 
 
-def accelerating_pan(i: float, w: int = 128, h: int = 96) -> np.ndarray:
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    x = xx + position(i)
-    img = np.stack(
-        [
-            128 + 90 * np.sin(x / 7) * np.cos(yy / 8),
-            128 + 80 * np.cos(x / 9 + yy / 11),
-            128 + 70 * np.sin(x / 8 + 1.0),
-        ],
-        axis=2,
-    )
-    return np.clip(img, 0, 255).astype(np.uint8)
+def accelerating_pan(i: float) -> np.ndarray:
+    # longer periods than panning_scene's, so DIS follows the larger motions
+    return pan_texture(position(i), 128, 96, scales=(7, 8, 9, 11, 8))
 
 
 def field(value: float, shape=(1, 2, 3, 4)) -> torch.Tensor:
