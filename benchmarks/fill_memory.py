@@ -79,12 +79,14 @@ def write_gappy_clip(path: Path, width: int, height: int, n_slots: int) -> int:
     return written
 
 
-def peak_rss_of_fill(clip: Path, out: Path, method: str) -> tuple[float, float, str]:
-    """(peak RSS in MiB, seconds, synthesizer used) of one `framepred fill` subprocess."""
+def peak_rss_of_fill(clip: Path, out: Path, method: str) -> tuple[float, float, str, int]:
+    """(peak RSS in MiB, seconds, synthesizer used, frames synthesized) of one `framepred fill`
+    subprocess. `--fps` names the clip's grid: with every odd slot missing, FFmpeg reads the
+    stream as a clean half-rate one and there would be nothing to fill."""
     report = out.with_suffix(".json")
     cmd = [sys.executable, "-m", "framepred", "fill", str(clip), "-o", str(out),
            "--method", method, "--preset", "ultrafast", "--overwrite", "--no-progress",
-           "--report", str(report)]  # fmt: skip
+           "--fps", str(float(RATE)), "--report", str(report)]  # fmt: skip
     t0 = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", WRAPPER, *cmd], capture_output=True, text=True, cwd=ROOT
@@ -93,8 +95,8 @@ def peak_rss_of_fill(clip: Path, out: Path, method: str) -> tuple[float, float, 
     kib, rc = done.stdout.split()
     if rc != "0":
         raise RuntimeError(f"fill failed ({method}, {clip.name}): {done.stderr.strip()}")
-    used = json.loads(report.read_text())["method"]
-    return int(kib) / 1024, seconds, used
+    rep = json.loads(report.read_text())
+    return int(kib) / 1024, seconds, rep["method"], len(rep["slots"])
 
 
 def main() -> None:
@@ -124,23 +126,23 @@ def main() -> None:
         rows = []
         for method in methods:
             for size, n, clip in clips:
-                mib, secs, used = peak_rss_of_fill(clip, tmp / f"out_{method}.mp4", method)
-                rows.append((method, used, size, n, mib, secs))
+                mib, secs, used, made = peak_rss_of_fill(clip, tmp / f"out_{method}.mp4", method)
+                rows.append((method, used, size, n, made, mib, secs))
                 print(f"{method} ({used}) {size} {n} slots: peak RSS {mib:.0f} MiB, {secs:.1f} s",
                       file=sys.stderr, flush=True)  # fmt: skip
-    print("| --method (used) | size | slots | peak RSS (MiB) | wall (s) |")
-    print("|---|---|---:|---:|---:|")
-    for method, used, size, n, mib, secs in rows:
-        print(f"| {method} ({used}) | {size} | {n} | {mib:.0f} | {secs:.1f} |")
+    print("| --method (used) | size | slots | synthesized | peak RSS (MiB) | wall (s) |")
+    print("|---|---|---:|---:|---:|---:|")
+    for method, used, size, n, made, mib, secs in rows:
+        print(f"| {method} ({used}) | {size} | {n} | {made} | {mib:.0f} | {secs:.1f} |")
     print()
     for method in methods:
         sel = [r for r in rows if r[0] == method and r[2] == f"{width}x{height}"]
         if len(sel) >= 2:
             lo, hi = sel[0], sel[-1]
-            diff = hi[4] / lo[4] - 1
+            diff = hi[5] / lo[5] - 1
             verdict = "within" if abs(diff) < 0.10 else "NOT within"
             print(f"{method}: {width}x{height} peak RSS {hi[3]} vs {lo[3]} slots: "
-                  f"{hi[4]:.0f} / {lo[4]:.0f} MiB = {hi[4] / lo[4]:.3f} "
+                  f"{hi[5]:.0f} / {lo[5]:.0f} MiB = {hi[5] / lo[5]:.3f} "
                   f"({diff:+.1%}, {verdict} the 10% target)")  # fmt: skip
 
 
