@@ -71,12 +71,10 @@ def main() -> None:
             slots_before, slots_after = keep[max(0, j - 2) : j], keep[j : j + 2]
             before = [frames[i] for i in slots_before]
             after = [frames[i] for i in slots_after]
-            times = [(i - a) / (b - a) for i in range(a + 1, b)]
             truth = frames[a + 1 : b]
             spacing = context_spacing(slots_before, slots_after)
             for name, synth in synths.items():
-                kw = {"spacing": spacing} if getattr(synth, "wants_spacing", False) else {}
-                got = synth.synthesize(before, after, times, **kw)
+                got = synth.fill_run(before, after, b - a - 1, spacing)
                 scores[name] += [psnr(x, t) for x, t in zip(got, truth, strict=True)]
         cells = " | ".join(f"{np.mean(v):.2f}" for v in scores.values())
         print(f"| {args.clip.stem} | {pattern} | {cells} |", flush=True)

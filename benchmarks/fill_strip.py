@@ -39,10 +39,8 @@ def main() -> None:
     rows = {}
     for method in ("blend", "flow", "model"):
         synth = make_synthesizer(method, args.model, "cpu")
-        kw = {}
-        if getattr(synth, "wants_spacing", False):  # known frames lo, lo + 1 | gap | two more
-            kw["spacing"] = context_spacing([lo, lo + 1], [hi - 2, hi - 1])
-        rows[method] = list(synth.fill_run(before, after, args.gap, **kw))
+        spacing = context_spacing([lo, lo + 1], [hi - 2, hi - 1])  # known: lo, lo + 1 | gap | 2
+        rows[method] = list(synth.fill_run(before, after, args.gap, spacing))
 
     def crop(images):
         if not args.crop:

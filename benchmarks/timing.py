@@ -30,11 +30,9 @@ def synth_rate(synth: Synthesizer, frames: Sequence[np.ndarray], keep: Sequence[
         slots_after = [k for k in keep if k >= j][:ctx]
         before = [frames[k] for k in slots_before]
         after = [frames[k] for k in slots_after]
-        kw = {}
-        if getattr(synth, "wants_spacing", False) and before and after:
-            kw["spacing"] = context_spacing(slots_before, slots_after)
+        spacing = context_spacing(slots_before, slots_after)
         t0 = time.perf_counter()
-        made += sum(1 for _ in synth.fill_run(before, after, j - i, **kw))
+        made += sum(1 for _ in synth.fill_run(before, after, j - i, spacing))
         seconds += time.perf_counter() - t0
         i = j
     return made / seconds

@@ -35,7 +35,9 @@ class Synthesizer:
     ) -> list[np.ndarray]:
         raise NotImplementedError
 
-    # A method that models acceleration reads where its outer context frames lie (`spacing`).
+    # A method that models acceleration reads where its outer context frames lie: `fill_run`
+    # takes `spacing` (see `context_spacing`) from every caller and hands it on to `synthesize`
+    # only for such a method.
     wants_spacing = False
 
     def fill_run(

@@ -328,11 +328,9 @@ def _eval_fill(frames, n_slots, hide: HidePattern, runners, progress):
             slots_before, slots_after = known[max(0, i - want) : i], known[i : i + want]
             before = [frames[s] for s in slots_before]
             after = [frames[s] for s in slots_after]
-            kw = {}
-            if getattr(synth, "wants_spacing", False):
-                kw["spacing"] = context_spacing(slots_before, slots_after)
+            spacing = context_spacing(slots_before, slots_after)
             t0 = time.perf_counter()
-            made = list(synth.fill_run(before, after, len(run), **kw))
+            made = list(synth.fill_run(before, after, len(run), spacing))
             tally.seconds += time.perf_counter() - t0
             tally.made += len(made)
             for slot, image in zip(run, made, strict=True):

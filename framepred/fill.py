@@ -107,7 +107,7 @@ class ModelSynthesizer(Synthesizer):
     def synthesize(self, before, after, times):
         return list(self.fill_run(before, after, len(times)))
 
-    def fill_run(self, before, after, n):
+    def fill_run(self, before, after, n, spacing=None):
         if len(before):
             yield from self._rollout(list(before), n)
         else:
@@ -430,8 +430,9 @@ def _fill_run(run: list[SlotItem], before_known: list[tuple[int, np.ndarray]],
     for part, b, a, side in parts:
         if not part:
             continue
-        kw = {"spacing": spacing} if (b and a and getattr(used, "wants_spacing", False)) else {}
-        for item, image in zip(part, used.fill_run(b, a, len(part), **kw), strict=True):
+        # (a part filled from one side, at a scene cut or an end, has no spacing)
+        where = spacing if b and a else None
+        for item, image in zip(part, used.fill_run(b, a, len(part), where), strict=True):
             t = float(info.start + item.slot * info.interval)
             result.slots.append(
                 FilledSlot(item.slot, t, item.reason or "timestamps", used.name, side)

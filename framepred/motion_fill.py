@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -141,6 +142,26 @@ def _grid2(h: int, w: int) -> np.ndarray:
     return grid
 
 
+class _Recent:
+    """The last few values computed from frames, keyed by the frames themselves: they are held,
+    so a new frame decoded into a freed one's memory cannot take its place."""
+
+    def __init__(self, size: int = 6) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple, tuple[tuple[np.ndarray, ...], Any]] = OrderedDict()
+
+    def get(self, frames: tuple[np.ndarray, ...], extra: Hashable, make: Callable[[], Any]) -> Any:
+        key = (*map(id, frames), extra)
+        hit = self._items.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], frames, strict=True)):
+            return hit[1]
+        value = make()
+        self._items[key] = (frames, value)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return value
+
+
 class MotionSynthesizer(Synthesizer):
     """The learned motion model as a synthesizer (`--method model`).
 
@@ -162,38 +183,17 @@ class MotionSynthesizer(Synthesizer):
         self.context = net.config.context
         self.wants_spacing = net.config.accel
         self.dis = cv2.DISOpticalFlow.create(_DIS)
-        # Recent grey images and flows, keyed by the frames themselves (held, so an id cannot
-        # be reused while cached): with every other frame missing, a gap's flows to its outer
-        # context frames are the neighbouring gaps' flows across, so quadratic motion costs no
-        # extra flow there.
-        self._greys: OrderedDict[int, tuple[np.ndarray, tuple[int, int], np.ndarray]] = (
-            OrderedDict()
-        )
-        self._flows: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = (
-            OrderedDict()
-        )
-
-    def _grey(self, frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        hit = self._greys.get(id(frame))
-        if hit is not None and hit[0] is frame and hit[1] == size:
-            return hit[2]
-        grey = grey_small(frame, size)
-        self._greys[id(frame)] = (frame, size, grey)
-        while len(self._greys) > 6:
-            self._greys.popitem(last=False)
-        return grey
+        # With every other frame missing, a gap's flows to its outer context frames are the
+        # neighbouring gaps' flows across, so quadratic motion costs no extra flow there.
+        self._greys, self._flows = _Recent(), _Recent()
 
     def _flow(self, x: np.ndarray, y: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """DIS flow x -> y at the working size (cached for the last few pairs)."""
-        key = (id(x), id(y))
-        hit = self._flows.get(key)
-        if hit is not None and hit[0] is x and hit[1] is y and hit[2].shape[:2] == size:
-            return hit[2]
-        flow = self.dis.calc(self._grey(x, size), self._grey(y, size), None)  # type: ignore[call-overload]
-        self._flows[key] = (x, y, flow)
-        while len(self._flows) > 6:
-            self._flows.popitem(last=False)
-        return flow
+        """DIS flow x -> y at the working size (kept for the last few pairs)."""
+
+        def grey(f: np.ndarray) -> np.ndarray:
+            return self._greys.get((f,), size, lambda: grey_small(f, size))
+
+        return self._flows.get((x, y), size, lambda: self.dis.calc(grey(x), grey(y), None))  # type: ignore[call-overload]
 
     @torch.inference_mode()
     def synthesize(self, before, after, times, spacing: Spacing | None = None):

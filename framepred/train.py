@@ -318,6 +318,8 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
     if cfg.accel:
         if cfg.model.get("head") != "motion":
             raise FramepredError("--accel applies to fill models (the motion preset) only")
+        if cfg.model.get("context", 2) != 2:
+            raise FramepredError("--accel needs two context frames on each side of a gap")
         cfg.model["accel"] = True
         if start is not None:
             from framepred.models.motion import grow_to_accel

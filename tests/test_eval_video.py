@@ -51,7 +51,7 @@ class OracleFill(Synthesizer):
 
     name = "oracle"
 
-    def fill_run(self, before, after, n):
+    def fill_run(self, before, after, n, spacing=None):
         i = _index(before[-1])
         return [moving_scene(i + k) for k in range(1, n + 1)]
 

@@ -178,7 +178,7 @@ class _Marker:
     def __init__(self, context: int) -> None:
         self.context = context
 
-    def fill_run(self, before, after, n):
+    def fill_run(self, before, after, n, spacing=None):
         assert before or after
         assert len(before) <= self.context and len(after) <= self.context
         return (np.zeros((8, 8, 3), np.uint8) for _ in range(n))

@@ -122,3 +122,13 @@ def test_accel_is_for_fill_models(clips, tmp_path):
     )  # fmt: skip
     with pytest.raises(FramepredError, match="--accel"):
         train(cfg)
+
+
+def test_accel_needs_two_context_frames(clips, tmp_path):
+    result = CliRunner().invoke(
+        cli,
+        ["train", str(clips), "--out", str(tmp_path / "c"), "--preset", "motion-ctx1", "--accel",
+         "--max-steps", "1", "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert "two context frames" in result.output and "Traceback" not in result.output

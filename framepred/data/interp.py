@@ -54,8 +54,8 @@ class GapBatches(IterableDataset):
         accel: also cut the outer context frames P and N at a spacing drawn per batch (1 or 2
             frames from A and B, as with scattered drops and with regular ones), and add DIS
             flow between A and P and between B and N both ways and the spacings in gap units
-            (`fap`, `fpa`, `fbn`, `fnb`, `sp`, `sn`); one
-            window in ten has its spacing marked unknown (0).
+            (`fap`, `fpa`, `fbn`, `fnb`, `sp`, `sn`); one window in ten has its spacing
+            marked unknown (0).
     """
 
     max_spacing = 2  # frames between A and P (and B and N) with `accel`
