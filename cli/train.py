@@ -124,8 +124,8 @@ from framepred.train import PRESETS, TrainConfig, task_of, train
     "--accel",
     is_flag=True,
     help="Fill models: also read the flows to the outer context frames and learn how much "
-    "quadratic (accelerating) motion to trust; with --init, the model is grown and starts "
-    "exactly where it was.",
+    "quadratic (accelerating) motion to trust, given where those frames lie; with --init, "
+    "the model is grown (what it lacks of this is added) and starts exactly where it was.",
 )
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def train_command(

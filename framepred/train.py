@@ -60,6 +60,8 @@ MMNIST_SIDE = 64  # Moving MNIST frames are 64 x 64: the motion model works at f
 
 
 MOTION_LOSS = "charbonnier"  # the motion model's default training loss
+# What --accel sets in a fill model's config: quadratic motion, with the outer frames' spacing
+ACCEL = {"accel": True, "spacing_input": True}
 PIXEL_LR, MOTION_LR = 2e-3, 1e-3  # default peak learning rates of the two kinds of model
 
 
@@ -283,7 +285,7 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
     """
     _check_budget(cfg)
     if cfg.accel:  # before a resume compares configs
-        cfg.model = {**cfg.model, "accel": True}
+        cfg.model = {**cfg.model, **ACCEL}
     task = task_of(cfg.data)
     out = Path(cfg.out)
     try:
@@ -320,7 +322,7 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
             raise FramepredError("--accel applies to fill models (the motion preset) only")
         if cfg.model.get("context", 2) != 2:
             raise FramepredError("--accel needs two context frames on each side of a gap")
-        cfg.model["accel"] = True
+        cfg.model.update(ACCEL)
         if start is not None:
             from framepred.models.motion import grow_to_accel
 

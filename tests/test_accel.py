@@ -64,7 +64,7 @@ def test_grown_model_starts_exactly_where_the_linear_one_was():
     for p in net.parameters():  # a "trained" model: non-zero head
         torch.nn.init.normal_(p, std=0.05)
     grown = grow_to_accel(net).eval()
-    assert grown.config.accel and not net.config.accel
+    assert grown.config.accel and grown.config.spacing_input and not net.config.accel
     net.eval()
     g = torch.Generator().manual_seed(1)
     past, future = (
@@ -81,6 +81,34 @@ def test_grown_model_starts_exactly_where_the_linear_one_was():
             for s, t in zip(want, got, strict=True):
                 for x, y in zip(s, t, strict=True):
                     assert torch.allclose(x, y, atol=1e-6)
+
+
+def test_an_accel_model_grows_the_spacing_input_and_fills_as_before():
+    torch.manual_seed(0)
+    net = MotionInterpolator(MotionConfig(chs=(4, 8, 8, 8), accel=True))
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    grown = grow_to_accel(net).eval()
+    assert grown.config.spacing_input and not net.config.spacing_input
+    assert grown.encoder[0][0][0].in_channels == net.encoder[0][0][0].in_channels + 2
+    net.eval()
+    g = torch.Generator().manual_seed(2)
+    past, future = (
+        torch.rand(2, 2, 3, 20, 28, generator=g),
+        torch.rand(2, 2, 3, 20, 28, generator=g),
+    )
+    f01, f10 = torch.randn(2, 2, 20, 28, generator=g), torch.randn(2, 2, 20, 28, generator=g)
+    flows = [torch.randn(2, 2, 20, 28, generator=g) for _ in range(4)]
+    accel = Accel(*flows, torch.tensor([1.0, 0.25]), torch.tensor([0.5, 2.0]))
+    with torch.no_grad():
+        for extra in (None, accel):
+            want, got = (m(past, future, f01, f10, [0.5], extra) for m in (net, grown))
+            for x, y in zip(want[0], got[0], strict=True):
+                assert torch.allclose(x, y, atol=1e-6)
+        # and the spacing does reach the network once the new channels are trained
+        grown.encoder[0][0][0].weight[:, -2:].normal_()
+        moved = grown(past, future, f01, f10, [0.5], accel)[0]
+        assert not torch.allclose(moved.logit, got[0].logit)
 
 
 def test_quadratic_motion_beats_linear_on_an_accelerating_pan():

@@ -158,3 +158,28 @@ def test_exported_weights_are_plain_contiguous_tensors(tmp_path):
     path = export_model(net, tmp_path / "m.pt")
     state = torch.load(path, weights_only=True)["state_dict"]
     assert all(t.is_contiguous() for t in state.values())
+
+
+@pytest.mark.parametrize("dtype", [None, torch.bfloat16])
+def test_slot_input_buffer_equals_concatenate_then_pad(dtype):
+    """The motion model writes a slot's input channels straight into one padded buffer (of
+    the autocast dtype); it holds exactly what concatenating, replicate-padding and casting
+    gave, and gradients reach every part."""
+    from framepred.models.motion import MotionConfig, MotionInterpolator
+
+    net = MotionInterpolator(MotionConfig(chs=(4, 8, 8, 8)))
+    g = torch.Generator().manual_seed(0)
+    parts = [torch.rand(2, c, 21, 30, generator=g, requires_grad=True) for c in (3, 2, 1)]
+    spacing = torch.tensor([0.5, 2.0]).view(-1, 1, 1, 1)
+    want = net._pad(
+        torch.cat([*parts, torch.full_like(parts[2], 0.3), spacing.expand(2, 1, 21, 30)], 1)
+    )
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype is not None):
+        got = net._padded_stack([*parts, 0.3, spacing])
+    assert got.shape == (2, 8, 24, 32) and got.dtype == (dtype or torch.float32)
+    assert torch.equal(got, want.to(got.dtype))
+    if dtype is None:  # the same gradients, the padding's included
+        weight = torch.rand(want.shape, generator=g)
+        ref = torch.autograd.grad((want * weight).sum(), parts)
+        for r, d in zip(ref, torch.autograd.grad((got * weight).sum(), parts), strict=True):
+            torch.testing.assert_close(d, r)

@@ -41,6 +41,7 @@ from framepred.models.warp import (
 
 SLOT_CHS = 20  # channels of one slot's input, see `MotionInterpolator._slot_input`
 ACCEL_CHS = 8  # more of them with `accel`: the quadratic shift and A, B warped by it
+SPACING_CHS = 2  # and with `spacing_input`: where P and N lie (constant maps)
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
@@ -99,6 +100,9 @@ class MotionConfig(MotionConfigIO):
     flow_step: float = 1.0  # a unit of the head's flow correction, in working-resolution pixels
     residual_scale: float = 0.2  # bound of the residual's typical size, in [0, 1] intensity
     accel: bool = False  # also read the flows to the outer context frames (quadratic motion)
+    # With accel: also read where P and N lie, so the gate can tell a noisy acceleration (P
+    # close to A: flow errors amplified several times) from a well-measured one.
+    spacing_input: bool = False
     extra: dict = field(default_factory=dict)
 
 
@@ -192,7 +196,10 @@ class MotionInterpolator(nn.Module):
         super().__init__()
         self.config = cfg = config or MotionConfig()
         c0, c1, c2, c3 = cfg.chs
-        self.encoder = step_encoder(SLOT_CHS + (ACCEL_CHS if cfg.accel else 0), cfg.chs)
+        if cfg.spacing_input and not cfg.accel:
+            raise ValueError("spacing_input needs accel")
+        cin = SLOT_CHS + (ACCEL_CHS if cfg.accel else 0) + (SPACING_CHS if cfg.spacing_input else 0)
+        self.encoder = step_encoder(cin, cfg.chs)
         self.context_encoder = nn.Sequential(_conv(3, c0, 2), _conv(c0, c1, 2), _conv(c1, c3, 2))
         self.past = ConvLSTM(c3, [c3], cfg.kernel_size)
         self.future = ConvLSTM(c3, [c3], cfg.kernel_size)
@@ -220,18 +227,46 @@ class MotionInterpolator(nn.Module):
         return torch.tanh(h), c
 
     def _slot_input(self, a: Tensor, b: Tensor, f01: Tensor, f10: Tensor, e0, e1, t: float,
-                    accs: tuple[Tensor, Tensor] | None = None):  # fmt: skip
+                    accs: tuple[Tensor, Tensor] | None = None,
+                    spacing: tuple[Tensor, Tensor] | None = None):  # fmt: skip
         ft0, ft1 = slot_flows(f01, f10, t)
         alpha, v0, v1 = blend_weight(ft0, ft1, e0, e1, t)
         wa, wb = backward_warp(a, ft0), backward_warp(b, ft1)
         fs = self.config.flow_scale
-        tt = torch.full_like(alpha, t)
-        parts = [a, b, wa, wb, ft0 / fs, ft1 / fs, alpha, v0, v1, tt]
+        parts = [a, b, wa, wb, ft0 / fs, ft1 / fs, alpha, v0, v1, t]
         shift = None
         if accs is not None:
             shift = accel_shift(accs[0], accs[1], t)
             parts += [shift / fs, backward_warp(a, ft0 + shift), backward_warp(b, ft1 + shift)]
-        return torch.cat(parts, 1), ft0, ft1, alpha, shift
+        if spacing is not None:
+            parts += [s.view(-1, 1, 1, 1) for s in spacing]
+        return self._padded_stack(parts), ft0, ft1, alpha, shift
+
+    def _padded_stack(self, parts: list[Tensor | float]) -> Tensor:
+        """`self._pad(torch.cat(parts, 1))` (a float part is a constant channel) in one buffer
+        written once, of the dtype the first convolution will read (bf16 under autocast): the
+        concatenation, the replicate padding and the cast were three passes over the largest
+        tensor of a step (~5 ms of ~65 at 320x180 on one core). Same values."""
+        ref = parts[0]
+        assert isinstance(ref, Tensor)
+        n, (h, w) = ref.shape[0], ref.shape[-2:]
+        s = self.config.stride
+        ph, pw = h + (-h) % s, w + (-w) % s
+        chs = sum(p.shape[1] if isinstance(p, Tensor) else 1 for p in parts)
+        dtype = ref.dtype
+        if torch.is_autocast_enabled(ref.device.type):
+            dtype = torch.get_autocast_dtype(ref.device.type)
+        x = ref.new_empty((n, chs, ph, pw), dtype=dtype)
+        c = 0
+        for p in parts:
+            k = p.shape[1] if isinstance(p, Tensor) else 1
+            x[:, c : c + k, :h, :w] = p
+            c += k
+        if ph > h:
+            x[:, :, h:, :w] = x[:, :, h - 1 : h, :w]
+        if pw > w:
+            x[:, :, :, w:] = x[:, :, :, w - 1 : w]
+        return x
 
     def forward(
         self,
@@ -255,10 +290,11 @@ class MotionInterpolator(nn.Module):
         h, w = f01.shape[-2:]
         a, b = past[:, -1], future[:, 0]
         e0, e1 = fb_error(f01, f10), fb_error(f10, f01)
-        accs = None
+        accs = spacing = None
         if self.config.accel:
             if accel is None:
                 accs = (torch.zeros_like(f01), torch.zeros_like(f10))
+                spacing = (f01.new_zeros(f01.shape[0]), f01.new_zeros(f01.shape[0]))
             else:
                 # Trusted where the flows it comes from pass their forward-backward check:
                 # a wrong flow to P or N would otherwise make a large, wrong acceleration.
@@ -268,14 +304,17 @@ class MotionInterpolator(nn.Module):
                     trust0 * acceleration(f01, accel.fap, accel.sp),
                     trust1 * acceleration(f10, accel.fbn, accel.sn),
                 )
+                spacing = (accel.sp, accel.sn)
+            if not self.config.spacing_input:
+                spacing = None
         state = self._initial_state(past, future)
         fs, rs = self.config.flow_step, self.config.residual_scale
         slots = []
         for t in times:
-            x, ft0, ft1, alpha, shift = self._slot_input(a, b, f01, f10, e0, e1, float(t), accs)
-            out, state = unet_step(
-                self.encoder, self.forecaster, self.decoder, self.head, self._pad(x), state
+            x, ft0, ft1, alpha, shift = self._slot_input(
+                a, b, f01, f10, e0, e1, float(t), accs, spacing
             )
+            out, state = unet_step(self.encoder, self.forecaster, self.decoder, self.head, x, state)
             out = out[..., :h, :w]
             if shift is not None:  # how much of the quadratic shift to take, learned per pixel
                 ft0, ft1 = ft0 + out[:, 8:9] * shift, ft1 + out[:, 8:9] * shift
@@ -309,19 +348,20 @@ class MotionInterpolator(nn.Module):
 
 
 def grow_to_accel(net: MotionInterpolator) -> MotionInterpolator:
-    """A copy of a linear-motion model with the `accel` inputs added: the new input channels
-    and the gate of the quadratic shift start at zero, so it fills exactly as `net` does until
-    it is trained."""
-    if net.config.accel:
+    """A copy of a motion model with the quadratic-motion inputs (`accel`, `spacing_input`)
+    added to what it lacks: the new input channels and the gate of the quadratic shift start
+    at zero, so it fills exactly as `net` does until it is trained."""
+    cfg = net.config
+    if cfg.accel and cfg.spacing_input:
         return net
-    cfg = MotionConfig.from_dict({**net.config.to_dict(), "accel": True})
+    cfg = MotionConfig.from_dict({**cfg.to_dict(), "accel": True, "spacing_input": True})
     grown = MotionInterpolator(cfg)
     state = grown.state_dict()
     for key, value in net.state_dict().items():
         target = state[key]
         if target.shape == value.shape:
             target.copy_(value)
-        else:  # first encoder conv (more inputs) or the head (one more output)
+        else:  # first encoder conv (more inputs, appended) or the head (one more output)
             target.zero_()
             target[tuple(slice(0, n) for n in value.shape)].copy_(value)
     grown.load_state_dict(state)
