@@ -21,6 +21,7 @@ import torch
 
 from framepred.baselines import Blend, Flow, Repeat, Spacing, Synthesizer, _check, _grid, _to_u8
 from framepred.models.motion import Accel, MotionInterpolator, Slot, speed_up
+from framepred.models.warp import fb_error
 from framepred.precision import autocast, resolve_precision
 
 _DIS = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
@@ -148,9 +149,10 @@ class _Recent:
 
     def __init__(self, size: int = 6) -> None:
         self.size = size
-        self._items: OrderedDict[tuple, tuple[tuple[np.ndarray, ...], Any]] = OrderedDict()
+        self._items: OrderedDict[tuple, tuple[tuple[Any, ...], Any]] = OrderedDict()
 
-    def get(self, frames: tuple[np.ndarray, ...], extra: Hashable, make: Callable[[], Any]) -> Any:
+    def get(self, frames: tuple[Any, ...], extra: Hashable, make: Callable[[], Any]) -> Any:
+        """The value made from `frames` (arrays or tensors, compared by identity) and `extra`."""
         key = (*map(id, frames), extra)
         hit = self._items.get(key)
         if hit is not None and all(a is b for a, b in zip(hit[0], frames, strict=True)):
@@ -183,17 +185,35 @@ class MotionSynthesizer(Synthesizer):
         self.context = net.config.context
         self.wants_spacing = net.config.accel
         self.dis = cv2.DISOpticalFlow.create(_DIS)
-        # With every other frame missing, a gap's flows to its outer context frames are the
-        # neighbouring gaps' flows across, so quadratic motion costs no extra flow there.
-        self._greys, self._flows = _Recent(), _Recent()
+        # Neighbouring gaps share frames: with every other frame missing, a gap's flows to its
+        # outer context frames are the neighbouring gaps' flows across (so quadratic motion
+        # costs no extra flow), half its forward-backward checks are theirs, and each known
+        # frame's context features serve two gaps. All kept for the last few frames or pairs.
+        self._greys, self._flows, self._errors, self._feats = (_Recent() for _ in range(4))
 
-    def _flow(self, x: np.ndarray, y: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """DIS flow x -> y at the working size (kept for the last few pairs)."""
+    def _flow(self, x: np.ndarray, y: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+        """DIS flow x -> y at the working size, as a (1, 2, h, w) tensor on the device."""
 
         def grey(f: np.ndarray) -> np.ndarray:
             return self._greys.get((f,), size, lambda: grey_small(f, size))
 
-        return self._flows.get((x, y), size, lambda: self.dis.calc(grey(x), grey(y), None))  # type: ignore[call-overload]
+        def make() -> torch.Tensor:
+            return flow_tensor(self.dis.calc(grey(x), grey(y), None), self.device)  # type: ignore[call-overload]
+
+        return self._flows.get((x, y), size, make)
+
+    def _fb_error(self, fwd: torch.Tensor, bwd: torch.Tensor) -> torch.Tensor:
+        return self._errors.get((fwd, bwd), None, lambda: fb_error(fwd, bwd))
+
+    def _context(self, frames: list[np.ndarray], size: tuple[int, int]) -> torch.Tensor:
+        """The network's `context_features` of each frame (at the working size), (1, K, ...)."""
+
+        def make(f: np.ndarray) -> torch.Tensor:
+            return self.net.context_features(to_tensor([resize_u8(f, size)], self.device)[0])[0]
+
+        return torch.stack(
+            [self._feats.get((f,), size, functools.partial(make, f)) for f in frames]
+        )[None]
 
     @torch.inference_mode()
     def synthesize(self, before, after, times, spacing: Spacing | None = None):
@@ -217,19 +237,20 @@ class MotionSynthesizer(Synthesizer):
         if self.wants_spacing and spacing is not None and len(before) > 1 and len(after) > 1:
             sp, sn = (float(x) for x in spacing)
             p, n = past[-2], future[1]
-            outer = (self._flow(fa, p, size), self._flow(p, fa, size),
-                     self._flow(fb, n, size), self._flow(n, fb, size))  # fmt: skip
-            fap, fpa, fbn, fnb = (flow_tensor(f, dev) for f in outer)
+            fap, fpa = self._flow(fa, p, size), self._flow(p, fa, size)
+            fbn, fnb = self._flow(fb, n, size), self._flow(n, fb, size)
             accel = Accel(fap, fpa, fbn, fnb, torch.tensor([sp], device=dev),
                           torch.tensor([sn], device=dev))  # fmt: skip
         with autocast(self.autocast, dev):
             slots = self.net(
                 to_tensor(past_lr, dev),
                 to_tensor(future_lr, dev),
-                flow_tensor(f01, dev),
-                flow_tensor(f10, dev),
+                f01,
+                f10,
                 [float(t) for t in times],
                 accel,
+                context=self._context([*past, *future], size),
+                fb=self._fb_error,
             )
         slots = [Slot(*(t.float() for t in slot)) for slot in slots]
         if dev.type == "cpu":

@@ -227,17 +227,25 @@ class _CountingDIS:
 
 
 def test_every_other_frame_missing_costs_two_flows_per_gap_as_linear_motion_does():
-    # (the first gap computes six: A<->B, A<->P, B<->N)
-    net = MotionInterpolator(MotionConfig(chs=(4, 8, 8, 8), accel=True))
+    """(the first gap computes six: A<->B, A<->P, B<->N), and half the forward-backward checks
+    and context features; what is reused gives exactly what a fresh synthesizer makes."""
+    torch.manual_seed(0)
+    net = MotionInterpolator(MotionConfig(chs=(4, 8, 8, 8), accel=True, spacing_input=True))
+    for p in net.parameters():  # every input matters to the output
+        torch.nn.init.normal_(p, std=0.05)
     frames = [accelerating_pan(i) for i in range(12)]
     synth = MotionSynthesizer(net)
     synth.dis = counter = _CountingDIS(synth.dis)  # type: ignore[assignment]
+    encoded = []
+    synth.net.context_encoder.register_forward_hook(lambda m, i, o: encoded.append(len(o)))
     gaps = [([2, 4], [6, 8]), ([4, 6], [8, 10])]
     made = []
     for before, after in gaps:
         made.append(synth.synthesize([frames[i] for i in before], [frames[i] for i in after],
                                      [0.5], spacing=context_spacing(before, after))[0])  # fmt: skip
     assert counter.calls == 6 + 2  # the second gap reuses 6->8, 8->6, 6->4 and 4->6
+    assert encoded == [1] * (4 + 1)  # frames 4, 6 and 8 once each
+    assert len(synth._errors._items) == 4 + 2
     fresh = MotionSynthesizer(net).synthesize([frames[4], frames[6]], [frames[8], frames[10]],
                                               [0.5], spacing=(1.0, 1.0))[0]  # fmt: skip
     assert np.array_equal(made[1], fresh)

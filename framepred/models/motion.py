@@ -20,6 +20,7 @@ the caller at the working resolution (`framepred.interp_data.dis_flows`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from functools import partial
 from typing import Any, NamedTuple, TypeVar
@@ -216,11 +217,18 @@ class MotionInterpolator(nn.Module):
         ph, pw = (-x.shape[-2]) % s, (-x.shape[-1]) % s
         return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
 
-    def _initial_state(self, past: Tensor, future: Tensor) -> State:
-        """past: (B, K, 3, h, w) frames up to A (A last); future: frames from B on (B first)."""
+    def context_features(self, frames: Tensor) -> Tensor:
+        """What the context ConvLSTMs read of each known frame: (N, 3, h, w) -> (N, C, h/8, w/8).
+        Per frame, so a caller filling neighbouring gaps can compute it once per frame."""
+        return self.context_encoder(self._pad(frames))
+
+    def _initial_state(self, past: Tensor, future: Tensor, feats: Tensor | None) -> State:
+        """past: (B, K, 3, h, w) frames up to A (A last); future: frames from B on (B first);
+        feats: their `context_features`, (B, 2K, C, h/8, w/8), if the caller has them."""
         b, k = past.shape[:2]
-        feats = self.context_encoder(self._pad(torch.cat([past, future], 1).flatten(0, 1)))
-        feats = feats.unflatten(0, (b, 2 * k))
+        if feats is None:
+            feats = self.context_features(torch.cat([past, future], 1).flatten(0, 1))
+            feats = feats.unflatten(0, (b, 2 * k))
         _, (sp,) = self.past(feats[:, :k])
         _, (sf,) = self.future(feats[:, k:].flip(1))  # backward in time: N, then B
         h, c = self.fuse(torch.cat([sp[0], sp[1], sf[0], sf[1]], 1)).chunk(2, 1)
@@ -276,6 +284,9 @@ class MotionInterpolator(nn.Module):
         f10: Tensor,
         times: list[float],
         accel: Accel | None = None,
+        *,
+        context: Tensor | None = None,
+        fb: Callable[[Tensor, Tensor], Tensor] = fb_error,
     ) -> list[Slot]:
         """Synthesize the slots at `times` (fractions in (0, 1)) at working resolution.
 
@@ -286,10 +297,15 @@ class MotionInterpolator(nn.Module):
             times: the slots' positions between A (0) and B (1), increasing.
             accel: flows to the outer context frames, for a model built with `accel` (None:
                 spacing unknown, linear motion). A model without `accel` ignores it.
+            context: `context_features` of past then future, (B, 2K, C, h/8, w/8), if the
+                caller keeps them from a neighbouring gap (else computed here).
+            fb: computes `fb_error` of two flows; a caller filling neighbouring gaps can pass
+                one that remembers (with every other frame missing, two of a gap's four
+                forward-backward checks are its neighbours').
         """
         h, w = f01.shape[-2:]
         a, b = past[:, -1], future[:, 0]
-        e0, e1 = fb_error(f01, f10), fb_error(f10, f01)
+        e0, e1 = fb(f01, f10), fb(f10, f01)
         accs = spacing = None
         if self.config.accel:
             if accel is None:
@@ -298,8 +314,8 @@ class MotionInterpolator(nn.Module):
             else:
                 # Trusted where the flows it comes from pass their forward-backward check:
                 # a wrong flow to P or N would otherwise make a large, wrong acceleration.
-                trust0 = torch.exp(-torch.maximum(fb_error(accel.fap, accel.fpa), e0))
-                trust1 = torch.exp(-torch.maximum(fb_error(accel.fbn, accel.fnb), e1))
+                trust0 = torch.exp(-torch.maximum(fb(accel.fap, accel.fpa), e0))
+                trust1 = torch.exp(-torch.maximum(fb(accel.fbn, accel.fnb), e1))
                 accs = (
                     trust0 * acceleration(f01, accel.fap, accel.sp),
                     trust1 * acceleration(f10, accel.fbn, accel.sn),
@@ -307,7 +323,7 @@ class MotionInterpolator(nn.Module):
                 spacing = (accel.sp, accel.sn)
             if not self.config.spacing_input:
                 spacing = None
-        state = self._initial_state(past, future)
+        state = self._initial_state(past, future, context)
         fs, rs = self.config.flow_step, self.config.residual_scale
         slots = []
         for t in times:
