@@ -241,7 +241,7 @@ class MotionInterpolator(nn.Module):
         alpha, v0, v1 = blend_weight(ft0, ft1, e0, e1, t)
         wa, wb = backward_warp(a, ft0), backward_warp(b, ft1)
         fs = self.config.flow_scale
-        parts = [a, b, wa, wb, ft0 / fs, ft1 / fs, alpha, v0, v1, t]
+        parts: list[Tensor | float] = [a, b, wa, wb, ft0 / fs, ft1 / fs, alpha, v0, v1, t]
         shift = None
         if accs is not None:
             shift = accel_shift(accs[0], accs[1], t)
