@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import torch
 
-from framepred.baselines import Blend, Flow, Repeat, Spacing, Synthesizer, _check, _grid, _to_u8
+from framepred.baselines import Blend, Flow, Repeat, Spacing, Synthesizer, _check, _grid
 from framepred.models.motion import Accel, MotionInterpolator, Slot, speed_up
 from framepred.models.warp import fb_error
 from framepred.precision import autocast, resolve_precision
@@ -110,27 +110,36 @@ def _render_slot(frames: tuple[np.ndarray, np.ndarray], grid: np.ndarray, slot: 
     scale = np.array([w / lw, h / lh], np.float32)
 
     def up(x: np.ndarray) -> np.ndarray:
+        """(lh, lw, C) -> (h, w, C), or (h, w) for one channel; a new array either way."""
         if (lh, lw) == (h, w):
-            return x
-        return cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
+            return x.copy() if x.shape[2] > 1 else x[..., 0].copy()
+        return cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR)
 
-    # Contiguous arrays throughout: numpy is slow on strided channel slices.
-    base, logit = cv2.split(up(np.concatenate([_hwc(slot.base_alpha), _hwc(slot.logit)], 2)))
-    base = np.clip(base, 1e-6, 1 - 1e-6)
-    alpha = 1.0 / (1.0 + np.exp(np.log1p(-base) - np.log(base) - logit))
+    # The same operations in the same order as `MotionInterpolator.render`, in place on
+    # contiguous arrays: each temporary of a full-resolution frame costs about a millisecond.
+    base = np.clip(up(_hwc(slot.base_alpha)), 1e-6, 1 - 1e-6)
+    alpha = np.log1p(-base)  # alpha = 1 / (1 + exp(log(1 - base) - log(base) - logit))
+    alpha -= np.log(base)
+    alpha -= up(_hwc(slot.logit))
+    np.exp(alpha, out=alpha)
+    alpha += 1.0
+    np.reciprocal(alpha, out=alpha)
+    wa, wb = (_warp(frame, grid, up(_hwc(flow) * scale)) for frame, flow in zip(frames, (slot.ft0, slot.ft1), strict=True))  # fmt: skip
+    wa -= wb  # out = wb + alpha * (wa - wb) + residual
+    wa *= alpha[..., None]
+    wa += wb
+    wa += up(_hwc(slot.residual) * 255.0)
+    wa += 0.5
+    np.clip(wa, 0, 255, out=wa)
+    return wa.astype(np.uint8)
+
+
+def _warp(frame: np.ndarray, grid: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Bilinear backward warp of `frame` by `flow` (pixels, (H, W, 2), overwritten: it
+    becomes the sampling map), borders replicated."""
+    flow += grid
     # OpenCV's stubs miss that map2 may be None (map1 then holds (x, y) pairs).
-    wa, wb = (
-        cv2.remap(  # type: ignore[call-overload]
-            frame,
-            grid + up(_hwc(flow) * scale),
-            None,
-            cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-        for frame, flow in zip(frames, (slot.ft0, slot.ft1), strict=True)
-    )
-    out = wb + alpha[..., None] * (wa - wb) + up(_hwc(slot.residual) * 255.0)
-    return _to_u8(out)
+    return cv2.remap(frame, flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # type: ignore[call-overload]
 
 
 @functools.lru_cache(maxsize=8)
