@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.clips import CLIPS  # noqa: E402
 from benchmarks.timing import synth_rate  # noqa: E402
 from framepred.checkpoints import builtin_path  # noqa: E402
+from framepred.errors import FramepredError  # noqa: E402
 from framepred.fill import fill_video, make_synthesizer  # noqa: E402
 from framepred.video import VideoReader  # noqa: E402
 from framepred.video_writer import ffmpeg_exe  # noqa: E402
@@ -138,9 +139,15 @@ def main() -> None:
                         run_minterpolate(gappy, out, rate)
                     else:
                         adapt = args.adapt if method == "model+adapt" else 0
-                        res = fill_video(gappy, out, method=method.split("+")[0],
-                                         model=args.model, progress=False, overwrite=True,
-                                         adapt=adapt, precision=precision_of(method))  # fmt: skip
+                        try:
+                            res = fill_video(gappy, out, method=method.split("+")[0],
+                                             model=args.model, progress=False, overwrite=True,
+                                             adapt=adapt, precision=precision_of(method))  # fmt: skip
+                        except FramepredError as err:
+                            if not adapt:
+                                raise
+                            print(f"{clip.stem} {pattern}: no {method} ({err})", file=sys.stderr)
+                            continue
                         if res.adapt:
                             a = res.adapt
                             print(f"{clip.stem} {pattern}: adapt held-out PSNR "
@@ -187,6 +194,8 @@ def main() -> None:
         mi = [r[6] for r in rows if r[1] == pattern and r[2] == "minterpolate"]
         for method in methods:
             sel = [r for r in rows if r[1] == pattern and r[2] == method]
+            if not sel:  # (model+adapt where the pattern leaves nothing to adapt on)
+                continue
             synth, fps = np.mean([r[5] for r in sel]), np.mean([r[6] for r in sel])
             ratio = f"{synth / np.mean(mi):.2f}x, {fps / np.mean(mi):.2f}x" if mi else "-"
             print(f"| {pattern} | {method} | {np.mean([r[3] for r in sel]):.2f} | "
@@ -205,10 +214,11 @@ def print_margins(rows: list, patterns, methods: list[str]) -> None:
         return
     print()
     for pattern in patterns:
-        mean = {m: np.mean([r[3] for r in rows if r[1] == pattern and r[2] == m]) for m in methods}
+        scores = {m: [r[3] for r in rows if r[1] == pattern and r[2] == m] for m in methods}
+        mean = {m: np.mean(v) for m, v in scores.items() if v}
         classical = [m for m in ("flow", "minterpolate") if m in mean]
         best = max(classical, key=lambda m: mean[m]) if classical else None
-        for m in learned:
+        for m in (m for m in learned if m in mean):
             parts = [f"{m} - {best}: {mean[m] - mean[best]:+.2f} dB"] if best else []
             if "blend" in mean:
                 parts.append(f"{m} - blend: {mean[m] - mean['blend']:+.2f} dB")

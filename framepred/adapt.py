@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import count
 from typing import TypeVar
 
 import numpy as np
@@ -62,19 +63,28 @@ def collect_windows(
     length: int = 7,
     max_windows: int = 48,
     seed: int = 0,
+    slots: Iterable[int] | None = None,
 ) -> list[np.ndarray]:
     """Reservoir-sample up to `max_windows` windows of `length` consecutive frames, each cut
     to one random square crop of side `crop` (clipped to the frame): (T, crop, crop, 3) uint8.
+
+    `slots`: where each frame lies on the video's frame grid (None: one after another). Only
+    evenly spaced windows are kept: adaptation hides frames inside a window and asks for them
+    at the times an even spacing gives, so a window across a longer gap would teach wrong
+    motion.
     """
     rng = np.random.default_rng(seed)
     out: list[np.ndarray] = []
     recent: list[np.ndarray] = []
+    where: list[int] = []
     seen = 0
-    for frame in frames:
+    for slot, frame in zip(slots if slots is not None else count(), frames, strict=False):
         recent.append(frame)
+        where.append(slot)
         if len(recent) > length:
             recent.pop(0)
-        if len(recent) < length:
+            where.pop(0)
+        if len(recent) < length or len(set(np.diff(where))) > 1:
             continue
         seen += 1
         slot = seen - 1 if seen <= max_windows else int(rng.integers(seen))
@@ -121,8 +131,10 @@ def adapt(
     progress: bool = True,
     seed: int = 0,
     checks: int = 4,
+    slots: Iterable[int] | None = None,
 ) -> tuple[Net, AdaptResult]:
-    """Fine-tune a copy of `net` for `steps` steps on windows of `frames` (RGB uint8).
+    """Fine-tune a copy of `net` for `steps` steps on windows of `frames` (RGB uint8); `slots`
+    places them on the video's frame grid (None: consecutive), see `collect_windows`.
 
     The held-out windows are scored before training and at `checks` evenly spaced steps; the
     weights that scored best are kept (the original ones if no step beat them), so adapting
@@ -143,10 +155,15 @@ def adapt(
     k = net.config.context
     accel = not forecast and bool(getattr(net.config, "accel", False))
     length = k + FORECAST_HORIZON if forecast else GapBatches.window_length(3, k, accel)
-    windows = collect_windows(_chain(first, frames), side, length, seed=seed)
+    windows = collect_windows(_chain(first, frames), side, length, seed=seed, slots=slots)
     windows = [w for w in windows if w.shape[1] == side and w.shape[2] == side]
     if len(windows) < 2:
-        raise ValueError(f"the video is too short to adapt to (needs {length + 1} frames)")
+        if slots is None:
+            raise ValueError(f"the video is too short to adapt to (needs {length + 1} frames)")
+        raise ValueError(
+            f"it needs {length + 1} runs of {length} evenly spaced known frames to learn from "
+            "(hidden frames must have a known time), and has fewer"
+        )
     n_val = max(1, len(windows) // 6)
     train_w, val_w = windows[n_val:], windows[:n_val]
     kw: dict = {"working": working, "scales": (s,), "context": k}

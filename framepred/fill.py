@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
+from itertools import tee
 from pathlib import Path
 
 import numpy as np
@@ -333,9 +334,12 @@ def _adapt(synth: Synthesizer, input: Path, fps, steps: int, progress: bool) -> 
     if not isinstance(synth, MotionSynthesizer):
         raise FramepredError("--adapt needs the learned motion model (--method model)")
     with VideoReader(input, fps) as reader:
+        grid = Grid(reader.info.start, reader.info.interval)
+        known = ((grid.slot(f.pts), f.image) for f in reader)
+        pairs = tee(known)
         try:
-            net, res = adapt(synth.net, (f.image for f in reader), steps, device=synth.device,
-                             progress=progress)  # fmt: skip
+            net, res = adapt(synth.net, (f for _, f in pairs[1]), steps, device=synth.device,
+                             progress=progress, slots=(s for s, _ in pairs[0]))  # fmt: skip
         except ValueError as err:
             raise InputShapeError(f"cannot adapt to {input}: {err}") from None
     synth.net = net

@@ -21,6 +21,28 @@ def test_collect_windows_keeps_a_bounded_sample_of_consecutive_crops():
         assert np.array_equal(np.diff(values), np.ones(4))  # consecutive frames
 
 
+def test_collect_windows_keeps_only_evenly_spaced_runs_of_known_frames():
+    # two kept, three dropped: no five known frames in a row are evenly spaced in time
+    slots = [s for s in range(100) if s % 5 in (0, 1)]
+    frames = [np.full((20, 30, 3), s, np.uint8) for s in slots]
+    assert collect_windows(frames, crop=16, length=5, slots=slots) == []
+    # every other frame dropped: evenly spaced, kept; one longer gap: windows across it are not
+    slots = [s for s in range(100) if s % 2 == 0 and s != 50]
+    frames = [np.full((20, 30, 3), s, np.uint8) for s in slots]
+    windows = collect_windows(frames, crop=16, length=5, slots=slots, max_windows=100)
+    assert len(windows) == len(slots) - 4 - 4  # the four windows over slot 50's gap are left out
+    for w in windows:
+        assert set(np.diff(w[:, 0, 0, 0].astype(int))) == {2}
+
+
+def test_adapt_refuses_a_video_without_evenly_spaced_known_frames():
+    net = MotionInterpolator(MotionConfig(chs=(8, 8, 16, 16)))
+    slots = [s for s in range(60) if s % 5 in (0, 1)]
+    frames = [moving_scene(s, w=64, h=48, speed=3) for s in slots]
+    with pytest.raises(ValueError, match="evenly spaced"):
+        adapt(net, frames, steps=2, working=32, progress=False, slots=slots)
+
+
 @pytest.mark.parametrize("accel", [False, True])
 def test_adapt_lowers_the_error_on_the_video_it_adapts_to(accel):
     torch.manual_seed(0)
