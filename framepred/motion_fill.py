@@ -215,13 +215,15 @@ class MotionSynthesizer(Synthesizer):
         return self._errors.get((fwd, bwd), None, lambda: fb_error(fwd, bwd))
 
     def _context(self, frames: list[np.ndarray], size: tuple[int, int]) -> torch.Tensor:
-        """The network's `context_features` of each frame (at the working size), (1, K, ...)."""
+        """The network's `context_features` of each frame (at the working size), (1, K, ...);
+        kept per network, so a synthesizer whose `net` is replaced (`--adapt`) recomputes."""
+        net = self.net
 
         def make(f: np.ndarray) -> torch.Tensor:
-            return self.net.context_features(to_tensor([resize_u8(f, size)], self.device)[0])[0]
+            return net.context_features(to_tensor([resize_u8(f, size)], self.device)[0])[0]
 
         return torch.stack(
-            [self._feats.get((f,), size, functools.partial(make, f)) for f in frames]
+            [self._feats.get((f,), (size, net), functools.partial(make, f)) for f in frames]
         )[None]
 
     @torch.inference_mode()

@@ -249,3 +249,22 @@ def test_every_other_frame_missing_costs_two_flows_per_gap_as_linear_motion_does
     fresh = MotionSynthesizer(net).synthesize([frames[4], frames[6]], [frames[8], frames[10]],
                                               [0.5], spacing=(1.0, 1.0))[0]  # fmt: skip
     assert np.array_equal(made[1], fresh)
+
+
+def test_a_replaced_network_does_not_reuse_the_old_ones_features():
+    """`fill --adapt` swaps the synthesizer's network; what it kept of the old one is not used."""
+    torch.manual_seed(0)
+    nets = [MotionInterpolator(MotionConfig(chs=(4, 8, 8, 8), accel=True)) for _ in range(2)]
+    for net in nets:
+        for p in net.parameters():
+            torch.nn.init.normal_(p, std=0.05)
+    frames = [accelerating_pan(i) for i in (2, 4, 6, 8)]
+    synth = MotionSynthesizer(nets[0])
+    first = synth.synthesize(frames[:2], frames[2:], [0.5], spacing=(1.0, 1.0))[0]
+    synth.net = nets[1]
+    second = synth.synthesize(frames[:2], frames[2:], [0.5], spacing=(1.0, 1.0))[0]
+    fresh = MotionSynthesizer(nets[1]).synthesize(
+        frames[:2], frames[2:], [0.5], spacing=(1.0, 1.0)
+    )[0]
+    assert not np.array_equal(first, second)
+    assert np.array_equal(second, fresh)
