@@ -161,8 +161,8 @@ def adapt(
         if slots is None:
             raise ValueError(f"the video is too short to adapt to (needs {length + 1} frames)")
         raise ValueError(
-            f"it needs {length + 1} runs of {length} evenly spaced known frames to learn from "
-            "(hidden frames must have a known time), and has fewer"
+            f"it has fewer than two runs of {length} evenly spaced known frames (adaptation "
+            "hides frames inside such runs, where their times are known)"
         )
     n_val = max(1, len(windows) // 6)
     train_w, val_w = windows[n_val:], windows[:n_val]
