@@ -194,20 +194,23 @@ def main() -> None:
         mi = [r[6] for r in rows if r[1] == pattern and r[2] == "minterpolate"]
         for method in methods:
             sel = [r for r in rows if r[1] == pattern and r[2] == method]
-            if not sel:  # (model+adapt where the pattern leaves nothing to adapt on)
+            if len(sel) < len(args.clips):  # model+adapt refused where it cannot time frames
+                if sel:  # a mean over fewer clips would not compare with the others'
+                    print(f"({pattern} {method}: {len(sel)} of {len(args.clips)} clips, see "
+                          "the per-clip table)")  # fmt: skip
                 continue
             synth, fps = np.mean([r[5] for r in sel]), np.mean([r[6] for r in sel])
             ratio = f"{synth / np.mean(mi):.2f}x, {fps / np.mean(mi):.2f}x" if mi else "-"
             print(f"| {pattern} | {method} | {np.mean([r[3] for r in sel]):.2f} | "
                   f"{np.mean([r[4] for r in sel]):.4f} | {synth:.1f} | {fps:.1f} | {ratio} |")  # fmt: skip
-    print_margins(rows, patterns, methods)
+    print_margins(rows, patterns, methods, args.clips)
 
 
 def precision_of(method: str) -> str:
     return "bf16" if method.endswith("+bf16") else "32"
 
 
-def print_margins(rows: list, patterns, methods: list[str]) -> None:
+def print_margins(rows: list, patterns, methods: list[str], clips: list) -> None:
     """Mean-PSNR margins of the learned model over the better classical method and blend."""
     learned = [m for m in methods if m.startswith("model")]
     if not learned:
@@ -215,7 +218,7 @@ def print_margins(rows: list, patterns, methods: list[str]) -> None:
     print()
     for pattern in patterns:
         scores = {m: [r[3] for r in rows if r[1] == pattern and r[2] == m] for m in methods}
-        mean = {m: np.mean(v) for m, v in scores.items() if v}
+        mean = {m: np.mean(v) for m, v in scores.items() if len(v) == len(clips)}
         classical = [m for m in ("flow", "minterpolate") if m in mean]
         best = max(classical, key=lambda m: mean[m]) if classical else None
         for m in (m for m in learned if m in mean):
