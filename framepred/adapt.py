@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import count
-from typing import TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import torch
@@ -57,6 +57,18 @@ class AdaptResult:
         )
 
 
+class Window(NamedTuple):
+    """A crop of consecutive known frames, (T, S, S, 3) uint8, and where each lies on the
+    video's frame grid relative to the first (evenly spaced only where no frame is missing)."""
+
+    frames: np.ndarray
+    offsets: tuple[int, ...]
+
+    @property
+    def even(self) -> bool:
+        return len(set(np.diff(self.offsets))) <= 1
+
+
 def collect_windows(
     frames: Iterable[np.ndarray],
     crop: int,
@@ -64,17 +76,13 @@ def collect_windows(
     max_windows: int = 48,
     seed: int = 0,
     slots: Iterable[int] | None = None,
-) -> list[np.ndarray]:
-    """Reservoir-sample up to `max_windows` windows of `length` consecutive frames, each cut
-    to one random square crop of side `crop` (clipped to the frame): (T, crop, crop, 3) uint8.
-
-    `slots`: where each frame lies on the video's frame grid (None: one after another). Only
-    evenly spaced windows are kept: adaptation hides frames inside a window and asks for them
-    at the times an even spacing gives, so a window across a longer gap would teach wrong
-    motion.
-    """
+) -> list[Window]:
+    """Reservoir-sample up to `max_windows` windows of `length` consecutive known frames, each
+    cut to one random square crop of side `crop` (clipped to the frame). `slots`: where each
+    frame lies on the video's frame grid (None: one after another), kept as the windows'
+    offsets so that hidden frames are asked for at their true times."""
     rng = np.random.default_rng(seed)
-    out: list[np.ndarray] = []
+    out: list[Window] = []
     recent: list[np.ndarray] = []
     where: list[int] = []
     seen = 0
@@ -84,26 +92,64 @@ def collect_windows(
         if len(recent) > length:
             recent.pop(0)
             where.pop(0)
-        if len(recent) < length or len(set(np.diff(where))) > 1:
+        if len(recent) < length:
             continue
         seen += 1
-        slot = seen - 1 if seen <= max_windows else int(rng.integers(seen))
-        if slot >= max_windows:
+        place = seen - 1 if seen <= max_windows else int(rng.integers(seen))
+        if place >= max_windows:
             continue
         h, w = frame.shape[:2]
         side = min(crop, h, w)
         y, x = int(rng.integers(h - side + 1)), int(rng.integers(w - side + 1))
-        window = np.stack([f[y : y + side, x : x + side] for f in recent])
-        if slot < len(out):
-            out[slot] = window
+        window = Window(
+            np.stack([f[y : y + side, x : x + side] for f in recent]),
+            tuple(int(v - where[0]) for v in where),
+        )
+        if place < len(out):
+            out[place] = window
         else:
             out.append(window)
     return out
 
 
+class TimedGapBatches(GapBatches):
+    """Gap batches cut from windows of known frames that need not be evenly spaced (two kept,
+    three dropped; scattered drops): each batch takes its windows from one spacing pattern,
+    hides known frames inside them and asks for them at their true times, and gives quadratic
+    motion the true distances of P and N. On evenly spaced windows it asks what `GapBatches`
+    asks, with P and N the known frames next to A and B."""
+
+    def __init__(self, windows: list[Window], batch_size: int, **kw: Any) -> None:
+        super().__init__(_Windows([w.frames for w in windows]), batch_size, **kw)
+        self.offsets = [w.offsets for w in windows]
+        self._members: list[int] = []
+
+    def _span(self, rng: np.random.Generator, span: int) -> torch.Tensor:
+        return self.base[self._members[int(rng.integers(len(self._members)))]][:span]
+
+    def make_batch(self, rng: np.random.Generator) -> dict[str, Any]:
+        o = self.offsets[int(rng.integers(len(self.offsets)))]  # patterns drawn by frequency
+        self._members = [i for i, other in enumerate(self.offsets) if other == o]
+        k = self.context
+        n = int(rng.choice([g for g in self.gaps if g + 2 * k <= len(o)]))
+        s = int(rng.choice(self.scales))
+        a = int(rng.integers(k - 1, len(o) - n - k))  # A's index; B is a + n + 1
+        b = a + n + 1
+        pick = list(range(a - k + 1, b + k))
+        items = [self._item(rng, len(pick), s, pick) for _ in range(self.batch_size)]
+        batch: dict[str, Any] = {key: torch.stack([it[key] for it in items]) for key in items[0]}
+        gap = o[b] - o[a]
+        if self.accel:  # the true spacings, where the item did not mark them unknown
+            batch["sp"] = torch.where(batch["sp"] > 0, (o[a] - o[a - 1]) / gap, 0.0)
+            batch["sn"] = torch.where(batch["sn"] > 0, (o[b + 1] - o[b]) / gap, 0.0)
+        batch["n"] = n
+        batch["times"] = [(o[a + i] - o[a]) / gap for i in range(1, n + 1)]
+        return batch
+
+
 class _Windows(torch.utils.data.Dataset):
     def __init__(self, windows: list[np.ndarray]) -> None:
-        self.windows = windows
+        self.windows = windows  # (T, S, S, 3) uint8 each
 
     def __len__(self) -> int:
         return len(self.windows)
@@ -156,24 +202,24 @@ def adapt(
     accel = not forecast and bool(getattr(net.config, "accel", False))
     length = k + FORECAST_HORIZON if forecast else GapBatches.window_length(3, k, accel)
     windows = collect_windows(_chain(first, frames), side, length, seed=seed, slots=slots)
-    windows = [w for w in windows if w.shape[1] == side and w.shape[2] == side]
+    windows = [w for w in windows if w.frames.shape[1:3] == (side, side)]
+    if forecast:  # predicting steps forward: only runs without missing frames
+        windows = [w for w in windows if w.even]
     if len(windows) < 2:
-        if slots is None:
-            raise ValueError(f"the video is too short to adapt to (needs {length + 1} frames)")
-        raise ValueError(
-            f"it has fewer than two runs of {length} evenly spaced known frames (adaptation "
-            "hides frames inside such runs, where their times are known)"
-        )
+        runs = "runs of known frames" if slots is None else "evenly spaced runs of known frames"
+        raise ValueError(f"the video is too short to adapt to (needs two {runs} of {length})")
     n_val = max(1, len(windows) // 6)
     train_w, val_w = windows[n_val:], windows[:n_val]
     kw: dict = {"working": working, "scales": (s,), "context": k}
     if forecast:
         kw["horizon"] = FORECAST_HORIZON
-    elif accel:
-        kw["accel"] = True
-    stream = ForecastBatches if forecast else GapBatches
-    train_b = iter(stream(_Windows(train_w), batch_size, **kw))  # type: ignore[arg-type]
-    val_b = list(stream(_Windows(val_w), len(val_w), batches=3, seed=seed, **kw))  # type: ignore[arg-type]
+        train_b = iter(ForecastBatches(_Windows([w.frames for w in train_w]), batch_size, **kw))
+        val_b = list(ForecastBatches(_Windows([w.frames for w in val_w]), len(val_w), batches=3,
+                                     seed=seed, **kw))  # fmt: skip
+    else:
+        kw["accel"] = accel
+        train_b = iter(TimedGapBatches(train_w, batch_size, **kw))
+        val_b = list(TimedGapBatches(val_w, len(val_w), batches=3, seed=seed, **kw))
 
     dev = torch.device(device)
     model = copy.deepcopy(net).to(dev).train()
@@ -214,7 +260,7 @@ def _render_batch(model: MotionNet, batch: dict, dev: torch.device, clamp: bool)
         last = full[:, k - 1]
         pred = torch.stack([model.render(last, st, clamp=clamp) for st in steps], 1)
         return pred, full[:, k:]
-    times = [(i + 1) / (n + 1) for i in range(n)]
+    times = batch.get("times") or [(i + 1) / (n + 1) for i in range(n)]
     accel = batch_accel({key: v.to(dev) if torch.is_tensor(v) else v for key, v in batch.items()})
     slots = model(
         small[:, :k], small[:, k + n :], batch["f01"].to(dev), batch["f10"].to(dev), times, accel

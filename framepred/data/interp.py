@@ -108,18 +108,21 @@ class GapBatches(IterableDataset):
         batch["n"] = n
         return batch
 
+    def _span(self, rng: np.random.Generator, span: int) -> torch.Tensor:
+        """`span` consecutive frames from a random place of a random base window."""
+        seq = self.base[int(rng.integers(len(self.base)))]  # type: ignore[arg-type]
+        if seq.shape[0] < span:
+            raise ValueError(f"windows have {seq.shape[0]} frames, a batch needs {span}")
+        start = int(rng.integers(seq.shape[0] - span + 1))
+        return seq[start : start + span]
+
     def _cut(
         self, rng: np.random.Generator, t_len: int, s: int, pick: list[int] | None = None
     ) -> tuple[torch.Tensor, np.ndarray]:
         """`t_len` consecutive frames of a random window at (s*w)^2 (or the frames at offsets
         `pick` from a random start), quantized to 8 bits: (T, 3, H, W) uint8 and the same
         frames as (T, H, W, 3) for OpenCV."""
-        seq = self.base[int(rng.integers(len(self.base)))]  # type: ignore[arg-type]
-        span = pick[-1] + 1 if pick else t_len
-        if seq.shape[0] < span:
-            raise ValueError(f"windows have {seq.shape[0]} frames, a batch needs {span}")
-        start = int(rng.integers(seq.shape[0] - span + 1))
-        seq = seq[start : start + span]
+        seq = self._span(rng, pick[-1] + 1 if pick else t_len)
         if pick:
             seq = seq[pick]
         side = s * self.working
@@ -144,7 +147,7 @@ class GapBatches(IterableDataset):
             "f01": torch.from_numpy(f01).permute(2, 0, 1).contiguous(),
             "f10": torch.from_numpy(f10).permute(2, 0, 1).contiguous(),
         }
-        if pick:
+        if pick and self.accel:
             gp, gn = grey_small(frames[0], (w, w)), grey_small(frames[-1], (w, w))
             pairs = {"fap": (ga, gp), "fpa": (gp, ga), "fbn": (gb, gn), "fnb": (gn, gb)}
             for key, (x, y) in pairs.items():
