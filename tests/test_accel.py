@@ -58,6 +58,15 @@ def test_accel_shift_moves_the_linear_sample_to_the_quadratic_position(t):
     assert torch.allclose(shift, field(exact - linear), atol=1e-6)
 
 
+def random_gap(b: int, h: int, w: int, seed: int):
+    """Random inputs of a motion model: two context frames on each side, the flows across the
+    gap and the four flows to the outer frames."""
+    g = torch.Generator().manual_seed(seed)
+    past, future = (torch.rand(b, 2, 3, h, w, generator=g) for _ in range(2))
+    f01, f10, *flows = (torch.randn(b, 2, h, w, generator=g) for _ in range(6))
+    return past, future, f01, f10, flows
+
+
 def test_grown_model_starts_exactly_where_the_linear_one_was():
     torch.manual_seed(0)
     net = MotionInterpolator(TINY)
@@ -66,13 +75,7 @@ def test_grown_model_starts_exactly_where_the_linear_one_was():
     grown = grow_to_accel(net).eval()
     assert grown.config.accel and grown.config.spacing_input and not net.config.accel
     net.eval()
-    g = torch.Generator().manual_seed(1)
-    past, future = (
-        torch.rand(1, 2, 3, 24, 32, generator=g),
-        torch.rand(1, 2, 3, 24, 32, generator=g),
-    )
-    f01, f10 = torch.randn(1, 2, 24, 32, generator=g), torch.randn(1, 2, 24, 32, generator=g)
-    flows = [torch.randn(1, 2, 24, 32, generator=g) for _ in range(4)]
+    past, future, f01, f10, flows = random_gap(1, 24, 32, seed=1)
     accel = Accel(*flows, torch.tensor([1.0]), torch.tensor([0.25]))
     with torch.no_grad():
         want = net(past, future, f01, f10, [0.3, 0.6])
@@ -92,13 +95,7 @@ def test_an_accel_model_grows_the_spacing_input_and_fills_as_before():
     assert grown.config.spacing_input and not net.config.spacing_input
     assert grown.encoder[0][0][0].in_channels == net.encoder[0][0][0].in_channels + 2
     net.eval()
-    g = torch.Generator().manual_seed(2)
-    past, future = (
-        torch.rand(2, 2, 3, 20, 28, generator=g),
-        torch.rand(2, 2, 3, 20, 28, generator=g),
-    )
-    f01, f10 = torch.randn(2, 2, 20, 28, generator=g), torch.randn(2, 2, 20, 28, generator=g)
-    flows = [torch.randn(2, 2, 20, 28, generator=g) for _ in range(4)]
+    past, future, f01, f10, flows = random_gap(2, 20, 28, seed=2)
     accel = Accel(*flows, torch.tensor([1.0, 0.25]), torch.tensor([0.5, 2.0]))
     with torch.no_grad():
         for extra in (None, accel):
