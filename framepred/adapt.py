@@ -206,8 +206,10 @@ def adapt(
     if forecast:  # predicting steps forward: only runs without missing frames
         windows = [w for w in windows if w.even]
     if len(windows) < 2:
-        runs = "runs of known frames" if slots is None else "evenly spaced runs of known frames"
-        raise ValueError(f"the video is too short to adapt to (needs two {runs} of {length})")
+        kind = " with no frame missing between them" if forecast and slots is not None else ""
+        raise ValueError(
+            f"the video is too short to adapt to (needs two runs of {length} known frames{kind})"
+        )
     n_val = max(1, len(windows) // 6)
     train_w, val_w = windows[n_val:], windows[:n_val]
     kw: dict = {"working": working, "scales": (s,), "context": k}
