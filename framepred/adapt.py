@@ -2,8 +2,9 @@
 
 Before filling, windows of consecutive known frames are drawn from the video (a bounded
 reservoir of crops, so memory does not grow with the video's length), frames inside each window
-are hidden, and the model learns to bring them back: the same task as filling, on this
-video's motion, textures and scale. The forward-only model (`MotionForecaster`) adapts the
+are hidden, and the model learns to bring them back at their true times (known frames need not
+be evenly spaced: `TimedGapBatches`): the same task as filling, on this video's motion,
+textures and scale. The forward-only model (`MotionForecaster`) adapts the
 same way before predicting, learning to predict the last frames of each window from the
 first ones. A few windows are held out, and their PSNR before and after adaptation is
 reported, so the user sees whether it helped.
