@@ -29,6 +29,7 @@ class Synthesizer:
 
     name = "base"
     context = 1
+    forward_only = False  # True: it predicts from the frames on one side of a gap only
 
     def synthesize(
         self, before: Sequence[np.ndarray], after: Sequence[np.ndarray], times: Sequence[float]

@@ -371,7 +371,7 @@ def _fill_stream(items, synth: Synthesizer, info: VideoInfo, max_gap: int, on_lo
             stream.pop()
             after.append((nxt.slot, nxt.image))
         taken = len(after)
-        if after and synth.context > 1 and not getattr(synth, "forward_only", False):
+        if after and synth.context > 1 and not synth.forward_only:
             after += _context_ahead(stream, synth.context - taken, after[-1][1], max_gap)
         yield from _fill_run(run, list(before), after, synth, info, max_gap, on_long_gap, result)
         for known in after[:taken]:
@@ -428,7 +428,7 @@ def _fill_run(run: list[SlotItem], before_known: list[tuple[int, np.ndarray]],
         parts = [(run[:n_before], before, [], "before"), (run[n_before:], [], after, "after")]
     else:
         side = "both" if before and after else "before" if before else "after"
-        if side == "both" and getattr(used, "forward_only", False):
+        if side == "both" and used.forward_only:
             side = "before"  # a forecaster predicts from the past only
         parts = [(run, before, after, side)]
     for part, b, a, side in parts:
