@@ -197,8 +197,17 @@ class MotionSynthesizer(Synthesizer):
         # Neighbouring gaps share frames: with every other frame missing, a gap's flows to its
         # outer context frames are the neighbouring gaps' flows across (so quadratic motion
         # costs no extra flow), half its forward-backward checks are theirs, and each known
-        # frame's context features serve two gaps. All kept for the last few frames or pairs.
-        self._greys, self._flows, self._errors, self._feats = (_Recent() for _ in range(4))
+        # frame's working-size copy and context features serve two gaps. All kept for the
+        # last few frames or pairs.
+        self._greys, self._smalls, self._flows, self._errors, self._feats = (
+            _Recent() for _ in range(5)
+        )
+
+    def _small(self, f: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+        """A known frame at the working size, (3, h, w) float on the device."""
+        return self._smalls.get(
+            (f,), size, lambda: to_tensor([resize_u8(f, size)], self.device)[0, 0]
+        )
 
     def _flow(self, x: np.ndarray, y: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
         """DIS flow x -> y at the working size, as a (1, 2, h, w) tensor on the device."""
@@ -220,7 +229,7 @@ class MotionSynthesizer(Synthesizer):
         net = self.net
 
         def make(f: np.ndarray) -> torch.Tensor:
-            return net.context_features(to_tensor([resize_u8(f, size)], self.device)[0])[0]
+            return net.context_features(self._small(f, size)[None])[0]
 
         return torch.stack(
             [self._feats.get((f,), (size, net), functools.partial(make, f)) for f in frames]
@@ -239,8 +248,6 @@ class MotionSynthesizer(Synthesizer):
         past, future = _side(before, k, True), _side(after, k, False)
         h, w = past[-1].shape[:2]
         size = working_size(h, w, self.net.config.max_side)
-        past_lr = [resize_u8(f, size) for f in past]
-        future_lr = [resize_u8(f, size) for f in future]
         fa, fb = past[-1], future[0]
         f01, f10 = self._flow(fa, fb, size), self._flow(fb, fa, size)
         dev = self.device
@@ -254,8 +261,8 @@ class MotionSynthesizer(Synthesizer):
                           torch.tensor([sn], device=dev))  # fmt: skip
         with autocast(self.autocast, dev):
             slots = self.net(
-                to_tensor(past_lr, dev),
-                to_tensor(future_lr, dev),
+                torch.stack([self._small(f, size) for f in past])[None],
+                torch.stack([self._small(f, size) for f in future])[None],
                 f01,
                 f10,
                 [float(t) for t in times],
