@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from framepred.baselines import Flow, context_spacing
+from framepred.baselines import Flow, Synthesizer, context_spacing
 from framepred.compare import psnr_u8
 from framepred.data.interp import GapBatches
 from framepred.models.motion import Accel, MotionConfig, MotionInterpolator, grow_to_accel
@@ -147,7 +147,7 @@ def test_context_spacing_in_units_of_the_gap(before, after, want):
     assert context_spacing(before, after) == want
 
 
-class _Spy:
+class _Spy(Synthesizer):
     """A synthesizer that wants the spacing and records it."""
 
     name, context, wants_spacing = "spy", 2, True

@@ -11,6 +11,7 @@ from conftest import moving_scene
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from framepred.baselines import Synthesizer
 from framepred.gaps import (
     Gap,
     Grid,
@@ -170,7 +171,7 @@ def test_slot_plan_keeps_every_known_frame_in_order(kept, jitter, colliders, exp
         assert (item.image is None) == (item.slot not in kept or item.slot in explicit)
 
 
-class _Marker:
+class _Marker(Synthesizer):
     """A synthesizer that wants `context` frames per side and makes fresh frames."""
 
     name = "marker"
