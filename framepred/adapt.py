@@ -123,14 +123,17 @@ class TimedGapBatches(GapBatches):
     def __init__(self, windows: list[Window], batch_size: int, **kw: Any) -> None:
         super().__init__(_Windows([w.frames for w in windows]), batch_size, **kw)
         self.offsets = [w.offsets for w in windows]
-        self._members: list[int] = []
+        self.groups: dict[tuple[int, ...], list[int]] = {}  # spacing pattern -> its windows
+        for i, o in enumerate(self.offsets):
+            self.groups.setdefault(o, []).append(i)
+        self._members: list[int] = []  # the windows of the batch being cut
 
     def _span(self, rng: np.random.Generator, span: int) -> torch.Tensor:
         return self.base[self._members[int(rng.integers(len(self._members)))]][:span]
 
     def make_batch(self, rng: np.random.Generator) -> dict[str, Any]:
         o = self.offsets[int(rng.integers(len(self.offsets)))]  # patterns drawn by frequency
-        self._members = [i for i, other in enumerate(self.offsets) if other == o]
+        self._members = self.groups[o]
         k = self.context
         n = int(rng.choice([g for g in self.gaps if g + 2 * k <= len(o)]))
         s = int(rng.choice(self.scales))
