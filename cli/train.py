@@ -127,6 +127,13 @@ from framepred.train import PRESETS, TrainConfig, task_of, train
     "quadratic (accelerating) motion to trust, given where those frames lie; with --init, "
     "the model is grown (what it lacks of this is added) and starts exactly where it was.",
 )
+@click.option(
+    "--backtest",
+    is_flag=True,
+    help="Forecast models: forward-project the base motion and let its velocity decay by a "
+    "factor chosen per video by back-testing on a 10-frame context (windows are cut with 10 "
+    "context frames); with --init, the model keeps its weights and is switched over.",
+)
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def train_command(
     data: tuple[str, ...],
@@ -151,6 +158,7 @@ def train_command(
     ckpt_every: int,
     working: int,
     accel: bool,
+    backtest: bool,
     no_progress: bool,
 ) -> None:
     """Train a model on DATA and print the final checkpoint's path as the last stdout line.
@@ -187,6 +195,7 @@ def train_command(
         progress=not no_progress,
         working=working,
         accel=accel,
+        backtest=backtest,
     )
     path = train(cfg)
     click.echo(str(path))

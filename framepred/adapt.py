@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from framepred.backtest import SPAN, batch_damping
 from framepred.data.forecast import ForecastBatches
 from framepred.data.interp import GapBatches
 from framepred.lit_motion import batch_accel, charbonnier, psnr_u8
@@ -204,7 +205,10 @@ def adapt(
     forecast = isinstance(net, MotionForecaster)
     k = net.config.context
     accel = not forecast and bool(getattr(net.config, "accel", False))
-    length = k + FORECAST_HORIZON if forecast else GapBatches.window_length(3, k, accel)
+    if forecast:
+        length = max(k, SPAN if getattr(net.config, "backtest", False) else 0) + FORECAST_HORIZON
+    else:
+        length = GapBatches.window_length(3, k, accel)
     windows = collect_windows(_chain(first, frames), side, length, seed=seed, slots=slots)
     windows = [w for w in windows if w.frames.shape[1:3] == (side, side)]
     if forecast:  # predicting steps forward: only runs without missing frames
@@ -219,6 +223,7 @@ def adapt(
     kw: dict = {"working": working, "scales": (s,), "context": k}
     if forecast:
         kw["horizon"] = FORECAST_HORIZON
+        kw["span"] = SPAN if getattr(net.config, "backtest", False) else 0
         train_b = iter(ForecastBatches(_Windows([w.frames for w in train_w]), batch_size, **kw))
         val_b = list(ForecastBatches(_Windows([w.frames for w in val_w]), len(val_w), batches=3,
                                      seed=seed, **kw))  # fmt: skip
@@ -262,7 +267,7 @@ def _render_batch(model: MotionNet, batch: dict, dev: torch.device, clamp: bool)
     full = batch["full"].to(dev).float().div_(255.0)
     small = batch["small"].to(dev).float().div_(255.0)
     if isinstance(model, MotionForecaster):
-        steps = model(small, batch["back"].to(dev), n)
+        steps = model(small, batch["back"].to(dev), n, batch_damping(model, batch, dev))
         last = full[:, k - 1]
         pred = torch.stack([model.render(last, st, clamp=clamp) for st in steps], 1)
         return pred, full[:, k:]

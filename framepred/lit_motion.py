@@ -16,6 +16,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
+from framepred.backtest import batch_damping
 from framepred.errors import TrainingError
 from framepred.lit import warmup_cosine
 from framepred.models.motion import Accel, MotionConfig, MotionInterpolator, Slot, speed_up
@@ -152,8 +153,9 @@ class MotionFillModule(L.LightningModule):
 class MotionForecastModule(MotionFillModule):
     """Train a `MotionForecaster` (forward-only prediction) on forecast batches.
 
-    Validation also renders constant-velocity backward-warp extrapolation (the model with its
-    corrections switched off) as `val/psnr_flow`, so `val/gain` is what the learned part adds.
+    Validation also renders the model's base motion (constant-velocity, or decaying, backward-warp
+    extrapolation: the model with its corrections switched off) as `val/psnr_flow`, so
+    `val/gain` is what the learned part adds.
     """
 
     @staticmethod
@@ -168,7 +170,8 @@ class MotionForecastModule(MotionFillModule):
         if full.shape[1] != k + n or small.shape[1] != k:
             raise TrainingError(f"batch windows have {full.shape[1]} frames, need {k + n}")
         back = batch["back"].float()
-        steps = net(small, back, n)
+        damping = batch_damping(net, batch, back.device)
+        steps = net(small, back, n, damping)
         last = full[:, k - 1]
         pred = torch.stack([net.render(last, s, clamp=stage != "train") for s in steps], 1)
         truth = full[:, k:]
@@ -184,8 +187,8 @@ class MotionForecastModule(MotionFillModule):
                  batch_size=bs)  # fmt: skip
         if stage != "train":
             base = torch.stack(
-                [net.render(last, Step(i * back, torch.zeros_like(s.residual)))
-                 for i, s in enumerate(steps, 1)], 1
+                [net.render(last, Step(f, torch.zeros_like(s.residual)))
+                 for f, s in zip(net.base_flows(back, n, damping), steps, strict=True)], 1
             )  # fmt: skip
             psnr = psnr_u8(pred.flatten(0, 1), truth.flatten(0, 1))
             psnr_flow = psnr_u8(base.flatten(0, 1), truth.flatten(0, 1))

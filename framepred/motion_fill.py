@@ -54,6 +54,13 @@ def dis_flows(
     return f01, f10
 
 
+def back_flows(greys: Sequence[np.ndarray], dis: cv2.DISOpticalFlow) -> np.ndarray:
+    """DIS optical flow from each grey frame to the one before it, (T - 1, h, w, 2) float32:
+    minus each frame's velocity, as the forecasters read it."""
+    pairs = zip(greys[:-1], greys[1:], strict=True)
+    return np.stack([dis.calc(g1, g0, None) for g0, g1 in pairs])  # type: ignore[call-overload]
+
+
 def resize_u8(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Area-resize an (H, W, 3) uint8 frame to (h, w) (a no-op at the same size)."""
     if frame.shape[:2] == tuple(size):

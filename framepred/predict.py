@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from framepred.backtest import SPAN, backtest_damping
 from framepred.checkpoints import load_model
 from framepred.errors import CheckpointError, InputShapeError
 from framepred.models import EncoderForecaster
@@ -138,7 +139,10 @@ class MotionPredictor(FramePredictor):
         self.autocast = resolve_precision(precision, self.device)
         self.net = speed_up(net.to(self.device)).eval()  # type: ignore[assignment]
         self.batch_size = batch_size
-        self.context_frames = net.config.context
+        # A back-testing model reads a longer context than its network does.
+        self.context_frames = (
+            max(net.config.context, SPAN) if net.config.backtest else net.config.context
+        )
         self.dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
 
     @property
@@ -176,26 +180,33 @@ class MotionPredictor(FramePredictor):
 
     def _predict_rgb(self, u8: np.ndarray, horizon: int) -> np.ndarray:
         """(B, T, H, W, 3) uint8 -> (B, horizon, H, W, 3) float32 in [0, 1]."""
-        from framepred.motion_fill import grey_small, resize_u8, working_size
+        from framepred.motion_fill import back_flows, grey_small, resize_u8, working_size
 
         net, dev = self.motion_net, self.device
         k = net.config.context
         h, w = u8.shape[2:4]
         size = working_size(h, w, net.config.max_side)
+        # With back-testing, up to SPAN context frames are read (flows between all of them);
+        # otherwise the network's context and one flow.
+        real = min(u8.shape[1], SPAN) if net.config.backtest else 0  # frames the test reads
+        span = max(k, real)
         smalls, backs, lasts = [], [], []
         for seq in u8:
-            frames = list(seq[-k:])
-            while len(frames) < k:  # a short context repeats its first frame
+            frames = list(seq[-span:])
+            while len(frames) < span:  # a short context repeats its first frame
                 frames.insert(0, frames[0])
             smalls.append(np.stack([resize_u8(f, size) for f in frames]))
-            grey = grey_small(frames[-1], size), grey_small(frames[-2], size)
-            backs.append(self.dis.calc(*grey, None))  # type: ignore[call-overload]
+            greys = [grey_small(f, size) for f in frames[-(span if net.config.backtest else 2) :]]
+            backs.append(back_flows(greys, self.dis))
             lasts.append(frames[-1])
         x = torch.from_numpy(np.stack(smalls)).to(dev).permute(0, 1, 4, 2, 3).float().div_(255.0)
-        flow = torch.from_numpy(np.stack(backs)).to(dev).permute(0, 3, 1, 2)
+        flows = torch.from_numpy(np.stack(backs)).to(dev).permute(0, 1, 4, 2, 3)  # (B, F, 2, h, w)
         last = torch.from_numpy(np.stack(lasts)).to(dev).permute(0, 3, 1, 2).float().div_(255.0)
+        damping = None
+        if real >= 3:  # never on the repeated frames of a short context
+            damping = backtest_damping(x[:, -real:], flows[:, 1 - real :], horizon)
         with autocast(self.autocast, self.device):
-            steps = net(x, flow, horizon)
+            steps = net(x[:, -k:], flows[:, -1], horizon, damping)
         steps = [Step(*(t.float() for t in step)) for step in steps]  # the warps run in fp32
         y = torch.stack([net.render(last, step) for step in steps], 1)  # (B, N, 3, H, W)
         return y.permute(0, 1, 3, 4, 2).float().cpu().numpy()

@@ -62,6 +62,9 @@ MMNIST_SIDE = 64  # Moving MNIST frames are 64 x 64: the motion model works at f
 MOTION_LOSS = "charbonnier"  # the motion model's default training loss
 # What --accel sets in a fill model's config: quadratic motion, with the outer frames' spacing
 ACCEL = {"accel": True, "spacing_input": True}
+# What --backtest sets in a forecast model's config: base motion forward-projected, with a
+# velocity decay chosen per sequence by back-testing on a 10-frame context
+BACKTEST = {"projected": True, "backtest": True}
 PIXEL_LR, MOTION_LR = 2e-3, 1e-3  # default peak learning rates of the two kinds of model
 
 
@@ -127,6 +130,7 @@ class TrainConfig:
     working: int = 96  # motion task: working-resolution crop side
     scales: tuple[int, ...] = (1, 2, 3)  # motion task: full resolution is s x working
     accel: bool = False  # fill models: add the quadratic-motion inputs (grows an --init model)
+    backtest: bool = False  # forecast models: projected base motion with a back-tested decay
     ckpt_every: int = 100  # write last.ckpt every N steps (for resuming after a crash)
     progress: bool = True
     fast_dev_run: bool = False
@@ -228,6 +232,7 @@ def _task_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataMod
 def _motion_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataModule]:
     """Clips and synthetic motion: the motion model and gap batches cut from windows.
     Moving MNIST (forward-only model): forecast batches of 64 x 64 digit sequences."""
+    from framepred.backtest import SPAN as BACKTEST_SPAN
     from framepred.data.clips import make_dataset
     from framepred.data.forecast import ForecastDataModule
     from framepred.data.interp import GapBatches, GapDataModule
@@ -249,7 +254,10 @@ def _motion_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataM
     horizon = MMNIST_HORIZON if mmnist else FORECAST_HORIZON
     # The longest gap trained on plus context, or the context and the frames to predict.
     accel = not forecast and bool(cfg.model.get("accel", False))
-    window = context + horizon if forecast else GapBatches.window_length(3, context, accel)
+    span = BACKTEST_SPAN if forecast and cfg.model.get("backtest") else 0
+    window = (
+        max(context, span) + horizon if forecast else GapBatches.window_length(3, context, accel)
+    )
     if mmnist:
         train_set: Any = MovingMNIST("train", 10**9, channels=3)
         val_set: Any = MovingMNIST("val", cfg.val_size, seed=1, channels=3)
@@ -261,7 +269,7 @@ def _motion_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataM
             )
         except (OSError, ValueError) as err:
             raise FramepredError(f"cannot use the training data: {err}") from None
-    extra: dict[str, Any] = {"horizon": horizon} if forecast else {"accel": accel}
+    extra: dict[str, Any] = {"horizon": horizon, "span": span} if forecast else {"accel": accel}
     data = (ForecastDataModule if forecast else GapDataModule)(
         train_set,
         val_set,
@@ -286,6 +294,8 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
     _check_budget(cfg)
     if cfg.accel:  # before a resume compares configs
         cfg.model = {**cfg.model, **ACCEL}
+    if cfg.backtest:
+        cfg.model = {**cfg.model, **BACKTEST}
     task = task_of(cfg.data)
     out = Path(cfg.out)
     try:
@@ -317,6 +327,10 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
             raise FramepredError(
                 f"--init {cfg.init} is a {kind} model; it cannot train on this data"
             )
+    if cfg.backtest:
+        if cfg.model.get("head") != "motion-forecast":
+            raise FramepredError("--backtest applies to forecast models (--preset motion-forecast)")
+        cfg.model.update(BACKTEST)  # an --init model is switched over (same weights)
     if cfg.accel:
         if cfg.model.get("head") != "motion":
             raise FramepredError("--accel applies to fill models (the motion preset) only")

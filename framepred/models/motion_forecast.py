@@ -31,7 +31,7 @@ from framepred.models.motion import (
     step_encoder,
     unet_step,
 )
-from framepred.models.warp import backward_warp, upscale_flow
+from framepred.models.warp import backward_warp, project_flow, splat_priority, upscale_flow
 
 STEP_CHS = 9  # channels of one step's input, see `MotionForecaster._step_input`
 HEAD = "motion-forecast"
@@ -52,6 +52,12 @@ class MotionForecastConfig(MotionConfigIO):
     flow_step: float = 1.0  # a unit of the head's flow correction, in working pixels
     residual_scale: float = 0.2
     horizon_scale: float = 5.0  # the step number n is fed as n / horizon_scale
+    # Base flow of step n: the velocity forward-projected to where each pixel lands
+    # (`project_flow`), or read in place (n * back: a moving object's motion stays where it was).
+    projected: bool = False
+    # Let the velocity of the base motion decay by a factor chosen per sequence by
+    # back-testing on the context (`framepred.backtest`); False: constant velocity.
+    backtest: bool = False
     extra: dict = field(default_factory=dict)
 
 
@@ -93,7 +99,9 @@ class MotionForecaster(nn.Module):
         _, (state,) = self.past(feats)
         return state
 
-    def forward(self, context: Tensor, back: Tensor, horizon: int) -> list[Step]:
+    def forward(
+        self, context: Tensor, back: Tensor, horizon: int, damping: Tensor | None = None
+    ) -> list[Step]:
         """Predict `horizon` steps at working resolution.
 
         Args:
@@ -101,14 +109,16 @@ class MotionForecaster(nn.Module):
             back: (B, 2, h, w) optical flow from the last context frame to the one before it
                 (working-resolution pixels): minus the last frame's velocity.
             horizon: steps to predict.
+            damping: (B,) per-step decay d of the velocity in the base motion (step n moves
+                d + d^2 + ... + d^n frames' worth, see `damped_shifts`); None: 1, constant
+                velocity.
         """
         h, w = back.shape[-2:]
         last = context[:, -1]
         state = self._initial_state(context)
         cfg = self.config
         steps = []
-        for n in range(1, horizon + 1):
-            base = n * back
+        for n, base in enumerate(self.base_flows(back, horizon, damping), 1):
             warped = backward_warp(last, base)
             nn_ = torch.full_like(base[:, :1], n / cfg.horizon_scale)
             x = torch.cat([last, warped, base / cfg.flow_scale, nn_], 1)
@@ -124,9 +134,31 @@ class MotionForecaster(nn.Module):
             )
         return steps
 
+    def base_flows(self, back: Tensor, horizon: int, damping: Tensor | None = None) -> list[Tensor]:
+        """The flow from each step back to the last context frame before any correction: the
+        velocity (`-back`) times the step's shift (n, or d + ... + d^n with `damping`), read in
+        place or forward-projected (`config.projected`)."""
+        shifts = damped_shifts(damping, horizon, back)  # (horizon, B, 1, 1, 1)
+        if self.config.projected:
+            priority = splat_priority(back)
+            return [project_flow(back, s.flatten(), priority=priority) for s in shifts]
+        return [s * back for s in shifts]
+
     @staticmethod
     def render(last: Tensor, step: Step, clamp: bool = True) -> Tensor:
         """Apply a step's motion to the full-resolution last frame, (B, 3, H, W) in [0, 1]."""
         size = (last.shape[-2], last.shape[-1])
         out = backward_warp(last, upscale_flow(step.flow, size)) + _resize(step.residual, size)
         return out.clamp(0, 1) if clamp else out
+
+
+def damped_shifts(damping: Tensor | None, horizon: int, like: Tensor) -> Tensor:
+    """(horizon, B, 1, 1, 1): how many frames' worth of the velocity step n moves, d + d^2 +
+    ... + d^n for a velocity that decays by d per step (n itself for d = 1 or None)."""
+    b = like.shape[0]
+    n = torch.arange(1, horizon + 1, dtype=like.dtype, device=like.device)
+    if damping is None:
+        return n.view(-1, 1, 1, 1, 1).expand(-1, b, 1, 1, 1)
+    d = damping.to(like.dtype).reshape(1, -1)  # (1, B)
+    powers = d ** n.view(-1, 1)  # (horizon, B): d^n
+    return powers.cumsum(0).view(horizon, b, 1, 1, 1)

@@ -121,3 +121,65 @@ def upscale_flow(flow: Tensor, size: tuple[int, int]) -> Tensor:
     up = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
     scale = torch.tensor([size[1] / w, size[0] / h], device=flow.device, dtype=flow.dtype)
     return up * scale.view(1, 2, 1, 1)
+
+
+def splat_priority(back: Tensor, sharpness: float = 2.0) -> Tensor:
+    """(B, 1, H, W): how strongly each pixel wins where pixels land on one spot in
+    `project_flow`: exp(sharpness * |motion - the frame's median motion|), capped."""
+    med = back.flatten(2).median(dim=2).values[..., None, None]  # (B, 2, 1, 1)
+    return torch.exp(torch.clamp(sharpness * _length(back - med), max=10.0))
+
+
+def project_flow(
+    back: Tensor, n: float | Tensor, sharpness: float = 2.0, priority: Tensor | None = None
+) -> Tensor:
+    """Flow from step n of constant-velocity motion back to the frame it starts from.
+
+    `back` (B, 2, H, W) is the flow from a frame to the one before it, so the frame's pixel at
+    p moves by `-back(p)` per step and lands at p - n back(p) after n steps. Reading the
+    velocity in place (`n * back` at every target pixel) puts a moving object's motion where
+    the object *was*; this forward-projects it instead: each pixel splats the flow back to
+    itself, `n * back(p)`, to its landing spot (bilinear weights), as flow extrapolation
+    splats colours. Where two pixels land on one spot, the one whose motion stands out most
+    from the frame's median motion wins (a soft z-buffer, `sharpness` per pixel of
+    difference); spots nothing reaches (uncovered background) take the flow of their
+    surroundings (push-pull over a pyramid). With n = 0 or uniform motion it is `n * back`.
+    `n` is a number or one per sequence, (B,); `priority` may be given precomputed
+    (`splat_priority`, the same for every n).
+    """
+    b, _, h, w = back.shape
+    hw = h * w
+    step = torch.as_tensor(n, dtype=back.dtype, device=back.device).reshape(-1, 1, 1, 1) * back
+    pos = pixel_grid(h, w, back) - step  # (B, 2, H, W) landing spots
+    if priority is None:
+        priority = splat_priority(back, sharpness)  # (B, 1, H, W)
+    x0, y0 = pos[:, :1].floor(), pos[:, 1:].floor()
+    fx, fy = pos[:, :1] - x0, pos[:, 1:] - y0
+    acc = back.new_zeros(b, 4, hw)  # flow x, flow y, priority weight, plain coverage
+    for dx, dy, wb in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)),
+                       (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):  # fmt: skip
+        xi, yi = x0 + dx, y0 + dy
+        ok = ((xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)).to(back.dtype)
+        wb = wb * ok
+        wk = wb * priority
+        idx = (yi * w + xi).clamp(0, hw - 1).long().flatten(1)  # (B, HW); weight 0 off-frame
+        src = torch.cat([step * wk, wk, wb], 1).flatten(2)  # (B, 4, HW)
+        acc.scatter_add_(2, idx[:, None].expand(-1, 4, -1), src)
+    acc = acc.view(b, 4, h, w)
+    flow = acc[:, :2] / acc[:, 2:3].clamp_min(1e-12)
+    known = (acc[:, 3:4] >= 0.05).to(back.dtype)  # (B, 1, H, W): some pixel landed here
+    return _push_pull(flow, known)
+
+
+def _push_pull(x: Tensor, known: Tensor) -> Tensor:
+    """Fill the entries of `x` (B, C, H, W) where `known` is 0 with the mean of the known
+    ones around them, at the finest scale of a 2x pyramid that has any."""
+    if bool(known.all()) or min(x.shape[-2:]) < 2:
+        return x
+    h, w = x.shape[-2:]
+    num = F.avg_pool2d(x * known, 2, ceil_mode=True)
+    den = F.avg_pool2d(known, 2, ceil_mode=True)
+    coarse_known = (den > 0).to(x.dtype)
+    coarse = _push_pull(num / den.clamp_min(1e-12), coarse_known)
+    up = F.interpolate(coarse, size=(h, w), mode="nearest")
+    return x * known + up * (1 - known)
