@@ -100,14 +100,16 @@ def test_a_fill_model_is_refused_by_predict_clearly(tmp_path):
         load_predictor(path, device="cpu")
 
 
-def test_predict_adapt_learns_from_the_past_only(tmp_path, monkeypatch):
+@pytest.mark.parametrize("backtest", [False, True])
+def test_predict_adapt_learns_from_the_past_only(tmp_path, monkeypatch, backtest):
     import framepred.adapt
     from framepred.predict_io import predict_video
     from tests.conftest import write_video
 
     video = tmp_path / "bounce.mkv"
     write_video(video, [(i / 25, bouncing(i)) for i in range(40)], codec="ffv1")
-    model = export_model(MotionForecaster(MotionForecastConfig.from_dict(TINY)), tmp_path / "f.pt")
+    cfg = {**TINY, "projected": backtest, "backtest": backtest}
+    model = export_model(MotionForecaster(MotionForecastConfig.from_dict(cfg)), tmp_path / "f.pt")
     seen = []
     real = framepred.adapt.adapt
 
