@@ -205,8 +205,9 @@ def adapt(
     forecast = isinstance(net, MotionForecaster)
     k = net.config.context
     accel = not forecast and bool(getattr(net.config, "accel", False))
+    span = SPAN if forecast and getattr(net.config, "backtest", False) else 0
     if forecast:
-        length = max(k, SPAN if getattr(net.config, "backtest", False) else 0) + FORECAST_HORIZON
+        length = max(k, span) + FORECAST_HORIZON
     else:
         length = GapBatches.window_length(3, k, accel)
     windows = collect_windows(_chain(first, frames), side, length, seed=seed, slots=slots)
@@ -223,7 +224,7 @@ def adapt(
     kw: dict = {"working": working, "scales": (s,), "context": k}
     if forecast:
         kw["horizon"] = FORECAST_HORIZON
-        kw["span"] = SPAN if getattr(net.config, "backtest", False) else 0
+        kw["span"] = span
         train_b = iter(ForecastBatches(_Windows([w.frames for w in train_w]), batch_size, **kw))
         val_b = list(ForecastBatches(_Windows([w.frames for w in val_w]), len(val_w), batches=3,
                                      seed=seed, **kw))  # fmt: skip

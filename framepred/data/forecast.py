@@ -73,18 +73,16 @@ class ForecastBatches(GapBatches):
         first = max(0, self.span - k)  # the network's context starts here
         full_u8, frames = full_u8[first:], cut[first:]
         small = np.stack([_area(f, w) for f in frames[:k]])  # the network sees the context
-        last, prev = grey_small(frames[k - 1], (w, w)), grey_small(frames[k - 2], (w, w))
-        back = _dis().calc(last, prev, None)  # type: ignore[call-overload]
-        item = {
+        item: dict[str, torch.Tensor] = {
             "full": full_u8,
             "small": torch.from_numpy(small).permute(0, 3, 1, 2).contiguous(),
-            "back": torch.from_numpy(back).permute(2, 0, 1).contiguous(),
         }
+        # The network's flow (last context frame -> the one before) is the back-test's last.
+        tested = cut[: max(k, self.span)] if self.span else frames[k - 2 : k]
+        backs = back_flows([grey_small(f, (w, w)) for f in tested], _dis())
+        item["back"] = torch.from_numpy(backs[-1]).permute(2, 0, 1).contiguous()
         if self.span:
-            test_cut = cut[: max(k, self.span)]
-            test = np.stack([_area(f, w) for f in test_cut])
-            greys = [grey_small(f, (w, w)) for f in test_cut]
-            backs = back_flows(greys, _dis())
+            test = np.stack([_area(f, w) for f in tested])
             item["test_frames"] = torch.from_numpy(test).permute(0, 3, 1, 2).contiguous()
             item["test_backs"] = torch.from_numpy(backs).permute(0, 3, 1, 2).contiguous()
         return item
