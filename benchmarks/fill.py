@@ -10,10 +10,12 @@ the method alone (its synthesizer called on the gaps, frames already in memory),
 encode), against FFmpeg's end-to-end run (decode + interpolate + encode) in the same run.
 `--method model` is included when a built-in `default` model is shipped (or `--model`);
 `--adapt N` adds `model+adapt` (`fill --adapt N`: fine-tuned on the gappy clip first; its
-fill/s includes the adaptation); `--bf16` adds `model+bf16` (`fill --precision bf16`). The
+fill/s includes the adaptation); `--bf16` adds `model+bf16` (`fill --precision bf16`);
+`--ensemble N` adds `model+ensN` (`fill --ensemble N`, the self-ensemble of N views). The
 last lines give the model's margins in mean PSNR.
 
     python benchmarks/fill.py [CLIP ...] [--model PATH] [--max-frames N] [--size 640x360] [--bf16]
+        [--ensemble N]
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.clips import CLIPS  # noqa: E402
 from benchmarks.timing import synth_rate  # noqa: E402
 from framepred.checkpoints import builtin_path  # noqa: E402
+from framepred.ensemble import SIZES, SelfEnsemble  # noqa: E402
 from framepred.errors import FramepredError  # noqa: E402
 from framepred.fill import fill_video, make_synthesizer  # noqa: E402
 from framepred.video import VideoReader  # noqa: E402
@@ -106,6 +109,8 @@ def main() -> None:
                     help="also run model+adapt: fill --adapt N (fine-tune on the clip first)")  # fmt: skip
     ap.add_argument("--bf16", action="store_true",
                     help="also run model+bf16: fill --precision bf16 (bf16 autocast)")  # fmt: skip
+    ap.add_argument("--ensemble", type=int, default=1, choices=SIZES,
+                    help="also run model+ensN: fill --ensemble N (self-ensemble of N views)")  # fmt: skip
     args = ap.parse_args()
     has_model = args.model is not None or builtin_path("default") is not None
     methods = args.methods.split(",") + (["model"] if has_model else [])
@@ -113,6 +118,8 @@ def main() -> None:
         methods.append("model+adapt")
     if has_model and args.bf16:
         methods.append("model+bf16")
+    if has_model and args.ensemble > 1:
+        methods.append(f"model+ens{args.ensemble}")
     patterns = {p: PATTERNS[p] for p in args.patterns.split(",")}
     size = tuple(int(v) for v in args.size.split("x")) if args.size else None
     methods.sort(key=lambda m: m != "minterpolate")  # it decides which frames are scored
@@ -142,7 +149,8 @@ def main() -> None:
                         try:
                             res = fill_video(gappy, out, method=method.split("+")[0],
                                              model=args.model, progress=False, overwrite=True,
-                                             adapt=adapt, precision=precision_of(method))  # fmt: skip
+                                             adapt=adapt, precision=precision_of(method),
+                                             ensemble=ensemble_of(method))  # fmt: skip
                         except FramepredError as err:
                             if not adapt:
                                 raise
@@ -168,13 +176,7 @@ def main() -> None:
                     synth = (
                         n / seconds  # FFmpeg's filter cannot be timed apart from its run
                         if method == "minterpolate"
-                        else synth_rate(
-                            make_synthesizer(
-                                method.split("+")[0], args.model, precision=precision_of(method)
-                            ),
-                            frames[:n],
-                            keep,
-                        )
+                        else synth_rate(synthesizer(method, args.model), frames[:n], keep)
                     )
                     rows.append((clip.stem, pattern, method, p, s, synth, n / seconds))
                     h, w = frames[0].shape[:2]
@@ -208,6 +210,17 @@ def main() -> None:
 
 def precision_of(method: str) -> str:
     return "bf16" if method.endswith("+bf16") else "32"
+
+
+def ensemble_of(method: str) -> int:
+    return int(method.split("+ens")[1]) if "+ens" in method else 1
+
+
+def synthesizer(method: str, model: str | None):
+    """The synthesizer `fill_video` runs for a row's method (without adaptation)."""
+    synth = make_synthesizer(method.split("+")[0], model, precision=precision_of(method))
+    size = ensemble_of(method)
+    return SelfEnsemble(synth, size) if size > 1 else synth
 
 
 def print_margins(rows: list, patterns, methods: list[str], clips: list) -> None:

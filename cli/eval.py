@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.options import device_option, model_option
+from cli.options import device_option, ensemble_option, model_option
 from framepred.atomic import check_writable_target
 from framepred.errors import InputShapeError
 from framepred.eval_video import evaluate, parse_pattern
@@ -85,6 +85,7 @@ def _contexts(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     default=None,
     help="Write every score (per frame and step too) as JSON.",
 )
+@ensemble_option("Fill patterns: adds a row model+ensN for the motion model.")
 @device_option
 @click.option(
     "--sequences",
@@ -110,6 +111,7 @@ def eval_command(
     max_frames: int,
     plot: Path | None,
     json_path: Path | None,
+    ensemble: str,
     device: str,
     sequences: int,
     batch_size: int | None,
@@ -146,6 +148,7 @@ def eval_command(
         device=device,
         batch_size=batch_size or 8,
         progress=not no_progress,
+        ensemble=int(ensemble),
     )
     click.echo(
         f"{path.name}: {result.pattern}, {result.n_slots} frames at {result.frame_rate} fps, "

@@ -10,6 +10,7 @@ from cli.options import (
     adapt_option,
     crf_option,
     device_option,
+    ensemble_option,
     fps_option,
     model_option,
     precision_option,
@@ -95,6 +96,7 @@ def _check_frames(ctx: click.Context, param: click.Parameter, value: str | None)
     default=None,
     help="Write a JSON report: each synthesized slot, its time, why it was missing, method.",
 )
+@ensemble_option("For --method model or flow.")
 @device_option
 @precision_option
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
@@ -114,6 +116,7 @@ def fill_command(
     preset: str,
     report: Path | None,
     device: str,
+    ensemble: str,
     precision: str,
     overwrite: bool,
     no_progress: bool,
@@ -142,6 +145,7 @@ def fill_command(
         progress=not no_progress,
         adapt=adapt,
         precision=precision,
+        ensemble=int(ensemble),
     )
     if result.adapt:
         a = result.adapt

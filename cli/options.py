@@ -43,6 +43,20 @@ crf_option = click.option(
 )
 
 
+def ensemble_option(help: str):
+    """`--ensemble N`: average over N mirrored and time-reversed views of each gap."""
+    return click.option(
+        "--ensemble",
+        type=click.Choice(["1", "2", "4", "8"]),
+        default="1",
+        show_default=True,
+        metavar="N",
+        help="Average each synthesized frame over N views of its gap (1, 2, 4 or 8: as it "
+        "is, played backwards, mirrored left-right, upside down), at about N times the "
+        "synthesis time. " + help,
+    )
+
+
 def adapt_option(help: str):
     """`--adapt STEPS`: per-video adaptation before filling or predicting."""
     return click.option(

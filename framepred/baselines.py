@@ -12,6 +12,7 @@ pixels), so a moving edge is taken from the frame that actually sees it.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Sequence
 
 import cv2
@@ -40,6 +41,12 @@ class Synthesizer:
     # takes `spacing` (see `context_spacing`) from every caller and hands it on to `synthesize`
     # only for such a method.
     wants_spacing = False
+
+    def fork(self) -> Synthesizer:
+        """A synthesizer that works as this one, with caches of its own (several can then fill
+        different views of a video side by side: `framepred.ensemble`). Synthesizers that keep
+        anything between calls override this."""
+        return copy.copy(self)
 
     def fill_run(
         self,
@@ -131,6 +138,11 @@ class Flow(Synthesizer):
         self.dis = cv2.DISOpticalFlow.create(self._presets[preset])
         self.max_side = max_side
         self._cache: tuple[np.ndarray, np.ndarray, tuple] | None = None
+
+    def fork(self) -> Flow:
+        twin = copy.copy(self)  # DIS keeps no state between calls: it may be shared
+        twin._cache = None
+        return twin
 
     def synthesize(self, before, after, times):
         _check(before, after)

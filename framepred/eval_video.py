@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from framepred.baselines import Synthesizer, context_spacing, get_synthesizer
 from framepred.compare import psnr_u8
+from framepred.ensemble import SIZES, SelfEnsemble
 from framepred.errors import InputShapeError, VideoOpenError
 from framepred.fill import METHODS
 from framepred.forecasters import (
@@ -182,6 +183,7 @@ def evaluate(
     batch_size: int = 8,
     fps: Fraction | float | None = None,
     progress: bool = True,
+    ensemble: int = 1,
 ) -> EvalResult:
     """Hide frames of a video by `pattern`, synthesize them with each method, score them.
 
@@ -196,6 +198,8 @@ def evaluate(
         stride: futureN: slots between window starts (default N: each frame predicted once).
         max_frames: read at most this many grid slots (bounds memory; None: all).
         batch_size: futureN windows per batched forward pass.
+        ensemble: fill patterns: also score the motion model's self-ensemble of this many
+            views (`framepred.ensemble`) as "model+ensN".
     """
     hide = parse_pattern(pattern)
     contexts = sorted({context} if isinstance(context, int) else set(context))
@@ -204,6 +208,8 @@ def evaluate(
     if stride is not None and stride < 1:
         raise InputShapeError(f"stride must be at least 1, got {stride}")
     runners = _methods(hide, methods, model, device, contexts, batch_size)
+    if ensemble > 1:
+        runners += _ensembles(hide, runners, ensemble)
     info, frames, n_slots = _load(Path(input), fps, max_frames, progress)
     if hide.is_future:
         scores, n_windows = _eval_future(frames, n_slots, hide.n, contexts, runners,
@@ -252,6 +258,18 @@ def _methods(hide, methods, model, device, contexts, batch_size) -> list[tuple[s
                        else ModelSynthesizer(predictor, context=k))  # fmt: skip
                 out.append(("model", k, obj))
     return out
+
+
+def _ensembles(hide: HidePattern, runners, size: int) -> list[tuple[str, int | None, object]]:
+    """The "model+ensN" row: the motion model's row, as a self-ensemble of `size` views."""
+    from framepred.motion_fill import MotionSynthesizer
+
+    if size not in SIZES:
+        raise InputShapeError(f"ensemble size must be one of {', '.join(map(str, SIZES))}")
+    motion = [obj for _, _, obj in runners if isinstance(obj, MotionSynthesizer)]
+    if hide.is_future or not motion:
+        raise InputShapeError("--ensemble needs a fill pattern (xN, gapN) and the motion model")
+    return [(f"model+ens{size}", None, SelfEnsemble(motion[0].fork(), size))]
 
 
 def _has_learned(future: bool) -> bool:

@@ -10,6 +10,7 @@ end of a video) repeats the nearest frame, as the classical methods do.
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -201,6 +202,9 @@ class MotionSynthesizer(Synthesizer):
         self.context = net.config.context
         self.wants_spacing = net.config.accel
         self.dis = cv2.DISOpticalFlow.create(_DIS)
+        self._new_caches()
+
+    def _new_caches(self) -> None:
         # Neighbouring gaps share frames: with every other frame missing, a gap's flows to its
         # outer context frames are the neighbouring gaps' flows across (so quadratic motion
         # costs no extra flow), half its forward-backward checks are theirs, and each known
@@ -209,6 +213,12 @@ class MotionSynthesizer(Synthesizer):
         self._greys, self._smalls, self._flows, self._errors, self._feats = (
             _Recent() for _ in range(5)
         )
+
+    def fork(self) -> MotionSynthesizer:
+        """The same network (shared, not copied) with caches of its own."""
+        twin = copy.copy(self)
+        twin._new_caches()
+        return twin
 
     def _small(self, f: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
         """A known frame at the working size, (3, h, w) float on the device."""
