@@ -5,6 +5,7 @@ three from the frames around them (the full frames; the picture shows a crop). E
 labelled with its PSNR against the truth.
 
     python benchmarks/fill_strip.py CLIP --start 40 --out samples/fill_strip.png [--model PATH]
+        [--ensemble N]     # also a row for the model's self-ensemble of N views (fill --ensemble N)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from framepred.baselines import context_spacing  # noqa: E402
 from framepred.compare import write_strip  # noqa: E402
+from framepred.ensemble import SIZES, SelfEnsemble  # noqa: E402
 from framepred.fill import make_synthesizer  # noqa: E402
 from framepred.video import VideoReader  # noqa: E402
 
@@ -29,6 +31,8 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="checkpoint or built-in name (default: default)")
     ap.add_argument("--crop", default=None, help="x,y,w,h of the region shown")
     ap.add_argument("--width", type=int, default=240, help="width of each cell")
+    ap.add_argument("--ensemble", type=int, default=1, choices=SIZES,
+                    help="also show the model's self-ensemble of N views")  # fmt: skip
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
 
@@ -37,10 +41,13 @@ def main() -> None:
         frames = [f.image for i, f in zip(range(hi), reader, strict=False) if i >= lo]
     before, hidden, after = frames[:2], frames[2 : 2 + args.gap], frames[2 + args.gap :]
     rows = {}
+    spacing = context_spacing([lo, lo + 1], [hi - 2, hi - 1])  # known: lo, lo + 1 | gap | 2
     for method in ("blend", "flow", "model"):
         synth = make_synthesizer(method, args.model, "cpu")
-        spacing = context_spacing([lo, lo + 1], [hi - 2, hi - 1])  # known: lo, lo + 1 | gap | 2
         rows[method] = list(synth.fill_run(before, after, args.gap, spacing))
+    if args.ensemble > 1:
+        synth = SelfEnsemble(make_synthesizer("model", args.model, "cpu"), args.ensemble)
+        rows[f"model+ens{args.ensemble}"] = list(synth.fill_run(before, after, args.gap, spacing))
 
     def crop(images):
         if not args.crop:
