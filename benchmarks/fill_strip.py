@@ -45,8 +45,8 @@ def main() -> None:
     for method in ("blend", "flow", "model"):
         synth = make_synthesizer(method, args.model, "cpu")
         rows[method] = list(synth.fill_run(before, after, args.gap, spacing))
-    if args.ensemble > 1:
-        synth = SelfEnsemble(make_synthesizer("model", args.model, "cpu"), args.ensemble)
+    if args.ensemble > 1:  # the model just used, its network shared
+        synth = SelfEnsemble(synth.fork(), args.ensemble)
         rows[f"model+ens{args.ensemble}"] = list(synth.fill_run(before, after, args.gap, spacing))
 
     def crop(images):

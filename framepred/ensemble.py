@@ -17,11 +17,14 @@ neighbouring gaps (flows, features) keeps serving.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
 
 from framepred.baselines import Spacing, Synthesizer, _check
+from framepred.errors import FramepredError
+from framepred.recent import Recent
 
 
 class Member(NamedTuple):
@@ -32,6 +35,15 @@ class Member(NamedTuple):
 
 MEMBERS = tuple(Member(h, v, r) for v in (False, True) for h in (False, True) for r in (False, True))  # fmt: skip
 SIZES = (1, 2, 4, 8)
+
+
+def check(inner: Synthesizer, size: int) -> None:
+    """Raise a `FramepredError` unless `inner` can be averaged over `size` views."""
+    if size not in SIZES:
+        raise FramepredError(f"--ensemble must be one of {', '.join(map(str, SIZES))}, got {size}")  # fmt: skip
+    if size > 1 and inner.forward_only:
+        raise FramepredError("--ensemble needs a method that fills from both sides of a gap; "
+                             f"this {inner.name} predicts from one side only")  # fmt: skip
 
 
 def _mirror(frame: np.ndarray, hflip: bool, vflip: bool) -> np.ndarray:
@@ -52,11 +64,7 @@ class SelfEnsemble(Synthesizer):
     """
 
     def __init__(self, inner: Synthesizer, size: int) -> None:
-        if size not in SIZES:
-            raise ValueError(f"ensemble size must be one of {', '.join(map(str, SIZES))}, got {size}")  # fmt: skip
-        if inner.forward_only:
-            raise ValueError(f"the {inner.name} method predicts from one side of a gap only; "
-                             "an ensemble needs one that fills from both sides")  # fmt: skip
+        check(inner, size)
         self.inner = inner
         self.size = size
         self.name = inner.name
@@ -65,30 +73,21 @@ class SelfEnsemble(Synthesizer):
         self.members = MEMBERS[:size]
         views = dict.fromkeys((m.hflip, m.vflip) for m in self.members)
         self._synths = {v: inner if v == (False, False) else inner.fork() for v in views}
-        # Mirrored copies of the last known frames, kept so that the forks' caches, which
-        # compare frames by identity, find them again in the next gap.
-        self._mirrored: dict[tuple[int, bool, bool], tuple[np.ndarray, np.ndarray]] = {}
+        # Mirrored copies of the last known frames (two gaps' worth), kept so that the forks'
+        # caches, which compare frames by identity, find them again in the next gap.
+        self._mirrored = Recent(size=2 * 4 * (len(views) - 1))
 
     def _view(self, frames: Sequence[np.ndarray], hflip: bool, vflip: bool) -> list[np.ndarray]:
         if not (hflip or vflip):
             return list(frames)
-        out = []
-        for f in frames:
-            key = (id(f), hflip, vflip)
-            hit = self._mirrored.get(key)
-            if hit is None or hit[0] is not f:
-                hit = self._mirrored[key] = (f, _mirror(f, hflip, vflip))
-            out.append(hit[1])
-        return out
+        return [self._mirrored.get((f,), (hflip, vflip), partial(_mirror, f, hflip, vflip))
+                for f in frames]  # fmt: skip
 
     def synthesize(self, before, after, times, spacing: Spacing | None = None):
         _check(before, after)
         kw = {"spacing": spacing} if self.wants_spacing else {}
         if not before or not after:  # one side: nothing to mirror or reverse that would differ
             return self.inner.synthesize(before, after, times, **kw)
-        if len(self._mirrored) > 32:  # keep the copies this gap uses (the next one shares them)
-            held = {id(f) for f in (*before, *after)}
-            self._mirrored = {k: v for k, v in self._mirrored.items() if k[0] in held}
         total: list[np.ndarray] | None = None
         for m in self.members:
             synth = self._synths[(m.hflip, m.vflip)]

@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from framepred.baselines import Synthesizer, context_spacing, get_synthesizer
 from framepred.compare import psnr_u8
-from framepred.ensemble import SIZES, SelfEnsemble
+from framepred.ensemble import SelfEnsemble
 from framepred.errors import InputShapeError, VideoOpenError
 from framepred.fill import METHODS
 from framepred.forecasters import (
@@ -264,8 +264,6 @@ def _ensembles(hide: HidePattern, runners, size: int) -> list[tuple[str, int | N
     """The "model+ensN" row: the motion model's row, as a self-ensemble of `size` views."""
     from framepred.motion_fill import MotionSynthesizer
 
-    if size not in SIZES:
-        raise InputShapeError(f"ensemble size must be one of {', '.join(map(str, SIZES))}")
     motion = [obj for _, _, obj in runners if isinstance(obj, MotionSynthesizer)]
     if hide.is_future or not motion:
         raise InputShapeError("--ensemble needs a fill pattern (xN, gapN) and the motion model")

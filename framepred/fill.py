@@ -27,7 +27,8 @@ from tqdm import tqdm
 
 from framepred.atomic import atomic_path, check_writable_target
 from framepred.baselines import Flow, Repeat, Synthesizer, context_spacing, get_synthesizer
-from framepred.ensemble import SIZES, SelfEnsemble
+from framepred.ensemble import SelfEnsemble
+from framepred.ensemble import check as check_ensemble
 from framepred.errors import FramepredError, InputShapeError, VideoOpenError, VideoWriteError
 from framepred.gaps import (
     Gap,
@@ -292,8 +293,7 @@ def fill_video(
     if report is not None:
         check_writable_target(Path(report))
     synth = make_synthesizer(method, model, device, predictor, precision)
-    if ensemble != 1 and (synth.forward_only or ensemble not in SIZES):
-        raise FramepredError(_ensemble_refusal(synth, ensemble))
+    check_ensemble(synth, ensemble)  # before adapting: nothing is learned for a refusal
     adapted = _adapt(synth, input, fps, adapt, progress) if adapt > 0 else None
     if ensemble > 1:  # after adapting: the views share the adapted network
         synth = SelfEnsemble(synth, ensemble)
@@ -333,13 +333,6 @@ def fill_video(
             reason = err.strerror or str(err)
             raise VideoWriteError(f"wrote {output}, but cannot write {report}: {reason}") from None
     return result
-
-
-def _ensemble_refusal(synth: Synthesizer, size: int) -> str:
-    if size not in SIZES:
-        return f"--ensemble must be one of {', '.join(map(str, SIZES))}, got {size}"
-    return ("--ensemble needs a method that fills from both sides of a gap; the model "
-            "given predicts from one side only")  # fmt: skip
 
 
 def _adapt(synth: Synthesizer, input: Path, fps, steps: int, progress: bool) -> dict:

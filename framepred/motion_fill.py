@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -24,6 +22,7 @@ from framepred.baselines import Blend, Flow, Repeat, Spacing, Synthesizer, _chec
 from framepred.models.motion import Accel, MotionInterpolator, Slot, speed_up
 from framepred.models.warp import fb_error
 from framepred.precision import autocast, resolve_precision
+from framepred.recent import Recent
 
 _DIS = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
@@ -160,27 +159,6 @@ def _grid2(h: int, w: int) -> np.ndarray:
     return grid
 
 
-class _Recent:
-    """The last few values computed from frames, keyed by the frames themselves: they are held,
-    so a new frame decoded into a freed one's memory cannot take its place."""
-
-    def __init__(self, size: int = 6) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple, tuple[tuple[Any, ...], Any]] = OrderedDict()
-
-    def get(self, frames: tuple[Any, ...], extra: Hashable, make: Callable[[], Any]) -> Any:
-        """The value made from `frames` (arrays or tensors, compared by identity) and `extra`."""
-        key = (*map(id, frames), extra)
-        hit = self._items.get(key)
-        if hit is not None and all(a is b for a, b in zip(hit[0], frames, strict=True)):
-            return hit[1]
-        value = make()
-        self._items[key] = (frames, value)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
-        return value
-
-
 class MotionSynthesizer(Synthesizer):
     """The learned motion model as a synthesizer (`--method model`).
 
@@ -211,7 +189,7 @@ class MotionSynthesizer(Synthesizer):
         # frame's working-size copy and context features serve two gaps. All kept for the
         # last few frames or pairs.
         self._greys, self._smalls, self._flows, self._errors, self._feats = (
-            _Recent() for _ in range(5)
+            Recent() for _ in range(5)
         )
 
     def fork(self) -> MotionSynthesizer:
