@@ -79,7 +79,11 @@ def _check_frames(ctx: click.Context, param: click.Parameter, value: str | None)
     show_default=True,
     help="fill: synthesize long gaps anyway; hold: repeat the nearest known frame.",
 )
-@fps_option
+@fps_option(
+    "Frame rate of the output grid (image folders default to 25; videos keep their own). A "
+    "whole multiple of a video's rate converts it up: --fps 50 on 25 fps synthesizes every "
+    "other frame."
+)
 @crf_option
 @click.option(
     "--preset",

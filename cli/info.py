@@ -22,7 +22,7 @@ from framepred.gaps import DETECTORS
     help="What counts as missing (as for fill); duplicates/black decode the whole video.",
 )
 @click.option("--frames", metavar="SLOTS", help="Slots to treat as missing, e.g. 12-14,40.")
-@fps_option
+@fps_option()
 @click.option(
     "--max-gap",
     type=click.IntRange(min=1),

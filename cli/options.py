@@ -28,12 +28,16 @@ precision_option = click.option(
     "AVX-512 BF16, the same PSNR to two decimals in benchmarks/fill.py; many times slower "
     "where bf16 is emulated), or auto (bf16 only where this machine runs it faster).",
 )
-fps_option = click.option(
-    "--fps",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Nominal frame rate (image folders default to 25; videos use their own).",
-)
+
+
+def fps_option(
+    help: str = "Nominal frame rate (image folders default to 25; videos use their own).",
+):
+    return click.option(
+        "--fps", type=click.FloatRange(min=0, min_open=True), default=None, help=help
+    )
+
+
 crf_option = click.option(
     "--crf",
     type=click.IntRange(0, 51),

@@ -99,7 +99,7 @@ def _check_start(ctx: click.Context, param: click.Parameter, value: str | None) 
     multiple=True,
     help="Add this method's prediction as a row of the strip (repeat the option for more).",
 )
-@fps_option
+@fps_option()
 @crf_option
 @click.option(
     "--batch-size",

@@ -80,6 +80,7 @@ class FillReport:
     seconds: float = 0.0
     adapt: dict | None = None  # per-video adaptation: steps, seconds, PSNR before/after
     ensemble: int = 1  # members of the self-ensemble each synthesized frame averages
+    source_frame_rate: str | None = None  # the input's own rate where `fps` converted it
 
     @property
     def n_filled(self) -> int:
@@ -171,14 +172,15 @@ def declared_slots(info: VideoInfo) -> int | None:
 
 
 def trusted_end(
-    declared: int | None, next_slot: int, max_gap: int, warn: bool = False
+    declared: int | None, next_slot: int, max_gap: int, warn: bool = False, expected: int = 0
 ) -> int | None:
     """Where the output grid ends: the declared length when its tail is believable.
 
     Frames may stop before the length the header declares (a file cut short). That tail is
     synthesized when it is at most `max_gap` slots; a longer one is header data that cannot
     be trusted (a file may claim to last ten hours over six frames), so the grid ends at
-    the last frame instead.
+    the last frame instead. A tail of at most `expected` slots is the last frame's own span
+    on a finer grid (frame-rate conversion), not lost frames: it is filled without a warning.
     """
     if declared is None or declared <= next_slot:
         return None
@@ -189,7 +191,7 @@ def trusted_end(
                         "slots is longer than --max-gap %d and is not synthesized", declared,
                         next_slot, tail, max_gap)  # fmt: skip
         return None
-    if warn:
+    if warn and tail > expected:
         log.warning("frames stop at slot %d but the file declares %d slots (cut short?); "
                     "the last %d slots are synthesized", next_slot, declared, tail)  # fmt: skip
     return declared
@@ -232,11 +234,39 @@ class _Peek:
         return self._next.popleft()
 
 
-def _slot_stream(reader: VideoReader, mapper: SlotMapper, declared: int | None, max_gap: int):
+def _slot_stream(reader: VideoReader, mapper: SlotMapper, declared: int | None, max_gap: int,
+                 per_frame: int = 1):  # fmt: skip
     for frame in reader:
         yield from mapper.push(frame.pts, frame.image)
     # A file cut short (damaged or not) gets its lost tail back, if the header is believable.
-    yield from mapper.finish(trusted_end(declared, mapper.next_slot, max_gap, warn=True))
+    end = trusted_end(declared, mapper.next_slot, max_gap, warn=True, expected=per_frame - 1)
+    yield from mapper.finish(end)
+
+
+def rate_conversion(info: VideoInfo) -> int:
+    """Output slots per input frame where `fps` sets a whole multiple of the video's own
+    frame rate (25 -> 50: 2; the slots between its frames are missing and get synthesized),
+    else 1. Warns where the new rate is not a whole multiple: frames then land on the
+    nearest slot, up to half a slot early or late, and motion judders; below the video's
+    rate, frames that fall on one slot are dropped."""
+    own, rate = info.source_rate, info.frame_rate
+    if own is None or own == rate:
+        return 1
+    ratio = rate / own
+    if ratio.denominator == 1:
+        return int(ratio)
+    if ratio < 1:
+        log.warning("%s fps is below the video's own %s fps: frames that fall on a slot "
+                    "already taken are dropped", _rate(rate), _rate(own))  # fmt: skip
+    else:
+        log.warning("%s fps is not a whole multiple of the video's own %s fps: each frame goes "
+                    "to the nearest slot (up to half a slot off), so motion judders; %s fps "
+                    "would not", _rate(rate), _rate(own), _rate(own * max(2, round(ratio))))  # fmt: skip
+    return 1
+
+
+def _rate(rate: Fraction) -> str:
+    return f"{float(rate):g}"
 
 
 def fill_video(
@@ -276,7 +306,9 @@ def fill_video(
             the header declares is synthesized up to this length, never beyond.
         crf, preset: H.264 settings for `.mp4`.
         report: write the report as JSON here.
-        fps: override the nominal frame rate (image folders default to 25).
+        fps: the output's frame rate: for an image folder its rate (default 25); for a video
+            a new grid, a whole multiple of its own rate to convert it up (25 -> 50: every
+            other slot synthesized; see `rate_conversion`).
         predictor: an already loaded predictor object (tests, API use).
         adapt: fine-tune the motion model for this many steps on the video's own known
             frames before filling (`framepred.adapt`); 0 skips it.
@@ -306,10 +338,13 @@ def fill_video(
         result = FillReport(str(input), str(output), str(info.frame_rate), 0, 0, synth.name)
         result.adapt = adapted
         result.ensemble = ensemble
+        per_frame = rate_conversion(info)
+        if info.source_rate is not None:
+            result.source_frame_rate = str(info.source_rate)
         bar = tqdm(total=n_slots, unit="frame", file=sys.stderr, disable=not progress,
                    desc="fill", dynamic_ncols=True, leave=False)  # fmt: skip
         # Decoding runs ahead in one thread and encoding behind in another, beside synthesis.
-        stream = prefetch(_slot_stream(reader, mapper, declared_slots(info), max_gap))
+        stream = prefetch(_slot_stream(reader, mapper, declared_slots(info), max_gap, per_frame))
         with bar, closing(stream), VideoWriter(output, info.frame_rate, crf=crf, preset=preset,
                 rotation=info.rotation, audio_from=None if info.is_folder else input) as writer, \
                 BackgroundWriter(writer) as out:  # fmt: skip

@@ -51,6 +51,7 @@ class VideoInfo:
     has_audio: bool
     rotation: int  # degrees, counter-clockwise display rotation stored in the file
     is_folder: bool = False
+    source_rate: Fraction | None = None  # the file's own nominal rate where `fps` overrides it
 
     @property
     def interval(self) -> Fraction:
@@ -211,7 +212,8 @@ def _probe_container(path: Path, container, override: Fraction | None) -> VideoI
     stream = container.streams.video[0]
     ctx = stream.codec_context
     check_frame_size(ctx.width or 0, ctx.height or 0, path)
-    rate = override or _nominal_rate(stream)
+    own = _nominal_rate(stream)
+    rate = override or own
     tb = Fraction(stream.time_base) if stream.time_base else None
     first = (
         Fraction(stream.start_time) * tb if stream.start_time is not None and tb else Fraction(0)
@@ -228,7 +230,8 @@ def _probe_container(path: Path, container, override: Fraction | None) -> VideoI
         end = Fraction(container.duration, 1_000_000)
     rotation = _first_frame_rotation(container, stream)
     return VideoInfo(path, ctx.width, ctx.height, rate, tb, start, end, stream.frames or None,
-                     ctx.name, ctx.pix_fmt or "unknown", bool(container.streams.audio), rotation)  # fmt: skip
+                     ctx.name, ctx.pix_fmt or "unknown", bool(container.streams.audio), rotation,
+                     source_rate=own if override is not None else None)  # fmt: skip
 
 
 def _parse_clock(text: str) -> Fraction | None:

@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import gappy, moving_scene, read_all, sha256, write_video
+from conftest import gappy, moving_scene, psnr, read_all, sha256, write_video
 
 from cli.main import cli
 
@@ -163,3 +163,35 @@ def test_image_folder_input_with_fps(tmp_path):
     info, frames = read_all(tmp_path / "out")
     assert len(frames) == 5
     assert [f.pts for f in frames][-1] == Fraction(4, 25)  # a PNG folder reads back at 25 fps
+
+
+def test_fps_multiple_converts_a_video_up(tmp_path, caplog):
+    """25 -> 50 fps: the video's frames keep their times and pass through bit-exact, the slots
+    between are synthesized (closer to the true in-between frames than repeating a
+    neighbour), and the last frame's own span is filled without a cut-short warning."""
+    src = write_video(tmp_path / "in.mkv", [(Fraction(j, 25), moving_scene(2 * j)) for j in range(12)],
+                      end=Fraction(12, 25))  # fmt: skip
+    out, rep = tmp_path / "o.mkv", tmp_path / "r.json"
+    with caplog.at_level(logging.WARNING):
+        result = run("fill", src, "-o", out, "--fps", "50", "--method", "flow", "--report", rep)
+    assert result.exit_code == 0, result.output
+    assert "cut short" not in caplog.text and "judder" not in caplog.text
+    info, frames = read_all(out)
+    assert info.frame_rate == 50 and len(frames) == 24
+    assert [f.pts for f in frames] == [Fraction(i, 50) for i in range(24)]
+    for j in range(12):
+        assert np.array_equal(frames[2 * j].image, moving_scene(2 * j))
+    for j in range(11):
+        truth, got = moving_scene(2 * j + 1), frames[2 * j + 1].image
+        assert psnr(got, truth) > psnr(frames[2 * j].image, truth) + 3
+    report = json.loads(rep.read_text())
+    assert report["n_filled"] == 12 and report["source_frame_rate"] == "25"
+
+
+def test_fps_not_a_multiple_warns_of_judder(tmp_path, caplog):
+    src = write_video(tmp_path / "in.mkv", [(Fraction(j, 25), moving_scene(j)) for j in range(10)])
+    with caplog.at_level(logging.WARNING):
+        result = run("fill", src, "-o", tmp_path / "o.mkv", "--fps", "40", "--method", "blend")
+    assert result.exit_code == 0, result.output
+    assert "40 fps is not a whole multiple of the video's own 25 fps" in caplog.text
+    assert "50 fps would not" in caplog.text
