@@ -63,21 +63,27 @@ def main() -> None:
     for pattern, kept in PATTERNS.items():
         n = max(i for i in range(len(frames)) if kept(i)) + 1
         keep = [i for i in range(n) if kept(i)]
-        scores: dict[str, list[float]] = {name: [] for name in synths}
-        for j in range(1, len(keep)):
-            a, b = keep[j - 1], keep[j]
-            if b - a == 1:
-                continue
-            slots_before, slots_after = keep[max(0, j - 2) : j], keep[j : j + 2]
-            before = [frames[i] for i in slots_before]
-            after = [frames[i] for i in slots_after]
-            truth = frames[a + 1 : b]
-            spacing = context_spacing(slots_before, slots_after)
-            for name, synth in synths.items():
-                got = synth.fill_run(before, after, b - a - 1, spacing)
-                scores[name] += [psnr(x, t) for x, t in zip(got, truth, strict=True)]
-        cells = " | ".join(f"{np.mean(v):.2f}" for v in scores.values())
+        cells = " | ".join(f"{v:.2f}" for v in score_gaps(synths, frames, keep).values())
         print(f"| {args.clip.stem} | {pattern} | {cells} |", flush=True)
+
+
+def score_gaps(synths: dict, frames: list[np.ndarray], keep: list[int]) -> dict[str, float]:
+    """Mean PSNR on the frames missing between the `keep` slots, per synthesizer; each gap
+    filled from the two kept frames on each side."""
+    scores: dict[str, list[float]] = {name: [] for name in synths}
+    for j in range(1, len(keep)):
+        a, b = keep[j - 1], keep[j]
+        if b - a == 1:
+            continue
+        slots_before, slots_after = keep[max(0, j - 2) : j], keep[j : j + 2]
+        before = [frames[i] for i in slots_before]
+        after = [frames[i] for i in slots_after]
+        truth = frames[a + 1 : b]
+        spacing = context_spacing(slots_before, slots_after)
+        for name, synth in synths.items():
+            got = synth.fill_run(before, after, b - a - 1, spacing)
+            scores[name] += [psnr(x, t) for x, t in zip(got, truth, strict=True)]
+    return {name: float(np.mean(v)) for name, v in scores.items()}
 
 
 if __name__ == "__main__":

@@ -18,9 +18,10 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import count
+from itertools import chain, count, islice
 from typing import Any, NamedTuple, TypeVar
 
+import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -48,13 +49,16 @@ class AdaptResult:
     psnr_before: float  # held-out windows, hidden frames, before adaptation
     psnr_after: float  # the same windows with the weights kept (psnr_before if none helped)
     kept_step: int = 0  # the step whose weights were kept (0: the original model)
+    zoom: int = 1  # windows zoomed out by this factor to match the gaps' motion (see `adapt`)
 
     def summary(self) -> str:
         kept = (
             f"kept step {self.kept_step}" if self.kept_step else "no step helped: model unchanged"
         )
+        zoomed = f", zoomed out {self.zoom}x" if self.zoom > 1 else ""
         return (
-            f"adapted for {self.steps} steps ({self.seconds:.0f} s) on {self.windows} windows: "
+            f"adapted for {self.steps} steps ({self.seconds:.0f} s) on {self.windows} windows"
+            f"{zoomed}: "
             f"held-out PSNR {self.psnr_before:.2f} -> {self.psnr_after:.2f} dB ({kept})"
         )
 
@@ -152,6 +156,46 @@ class TimedGapBatches(GapBatches):
         return batch
 
 
+class StrideBatches(GapBatches):
+    """Gap batches for a video whose known frames are evenly spaced, `stride` slots apart (x2:
+    every other frame missing): the fill task played one level up. Hiding `stride - 1`
+    consecutive known frames between A and B, with P and N `stride` known frames out, gives
+    the fill task's layout (P and N a whole gap from A and B, the hidden frames evenly spaced
+    between), on a grid `stride` times coarser; windows zoomed out by `stride` (see `adapt`)
+    bring the motion back to the size it has between a dropped frame's neighbours."""
+
+    def __init__(self, windows: list[Window], batch_size: int, stride: int, **kw: Any) -> None:
+        super().__init__(_Windows([w.frames for w in windows]), batch_size, **kw)
+        self.stride = stride
+
+    def make_batch(self, rng: np.random.Generator) -> dict[str, Any]:
+        r, k = self.stride, self.context
+        before = [r * i for i in range(k)]  # P .. A
+        a = before[-1]
+        hidden = list(range(a + 1, a + r))
+        after = [a + r * (i + 1) for i in range(k)]  # B .. N
+        pick = [*before, *hidden, *after]
+        s = int(rng.choice(self.scales))
+        items = [self._item(rng, len(pick), s, pick) for _ in range(self.batch_size)]
+        batch: dict[str, Any] = {key: torch.stack([it[key] for it in items]) for key in items[0]}
+        if self.accel:  # the fill task's spacings are known: a whole gap on each side
+            batch["sp"] = torch.ones_like(batch["sp"])
+            batch["sn"] = torch.ones_like(batch["sn"])
+        batch["n"] = r - 1
+        return batch
+
+
+def _stride(slots: Iterable[int]) -> int:
+    """The spacing of evenly spaced slots (0 if uneven or fewer than two)."""
+    d = set(np.diff(list(slots)).tolist())
+    return int(d.pop()) if len(d) == 1 else 0
+
+
+def _zoom_out(w: Window, side: int) -> Window:
+    frames = np.stack([cv2.resize(f, (side, side), interpolation=cv2.INTER_AREA) for f in w.frames])
+    return Window(frames, w.offsets)
+
+
 class _Windows(torch.utils.data.Dataset):
     def __init__(self, windows: list[np.ndarray]) -> None:
         self.windows = windows  # (T, S, S, 3) uint8 each
@@ -183,6 +227,7 @@ def adapt(
     seed: int = 0,
     checks: int = 4,
     slots: Iterable[int] | None = None,
+    zoom: bool = True,
 ) -> tuple[Net, AdaptResult]:
     """Fine-tune a copy of `net` for `steps` steps on windows of `frames` (RGB uint8); `slots`
     places them on the video's frame grid (None: consecutive), see `collect_windows`.
@@ -190,6 +235,16 @@ def adapt(
     The held-out windows are scored before training and at `checks` evenly spaced steps; the
     weights that scored best are kept (the original ones if no step beat them), so adapting
     never makes the model worse on frames of this video it did not train on.
+
+    `zoom`: where the known frames are evenly spaced with frames missing between them (x2:
+    every other one), hidden known frames lie `stride` times farther from their neighbours
+    than a missing frame does, so their motion is `stride` times larger; the windows are then
+    cut `stride` times larger and zoomed out to the working crop, and the task is the fill
+    task's layout on the known frames (`StrideBatches`). Elsewhere, or where the frames are
+    too small for the larger crop, known frames are hidden at their true times
+    (`TimedGapBatches`).
+
+    The same `seed` gives the same windows, batches and weights (on the same machine).
 
     Returns the adapted copy (the original is untouched) and what adaptation measured.
     """
@@ -210,8 +265,18 @@ def adapt(
         length = max(k, span) + FORECAST_HORIZON
     else:
         length = GapBatches.window_length(3, k, accel)
-    windows = collect_windows(_chain(first, frames), side, length, seed=seed, slots=slots)
-    windows = [w for w in windows if w.frames.shape[1:3] == (side, side)]
+    slots = iter(slots) if slots is not None else count()
+    head = list(islice(slots, length))  # where the first frames lie: is every other one missing?
+    stride = _stride(head) if zoom and not forecast else 1
+    if stride < 2 or side * stride > min(first.shape[:2]):
+        stride = 1
+    length = max(length, stride * (2 * k - 1) + 1)  # P, A, hidden, B, N at the stride
+    crop = side * stride
+    windows = collect_windows(_chain(first, frames), crop, length, seed=seed,
+                              slots=chain(head, slots))  # fmt: skip
+    windows = [w for w in windows if w.frames.shape[1:3] == (crop, crop)]
+    if stride > 1:
+        windows = [_zoom_out(w, side) for w in windows if _stride(w.offsets) == stride]
     if forecast:  # predicting steps forward: only runs without missing frames
         windows = [w for w in windows if w.even]
     if len(windows) < 2:
@@ -225,13 +290,18 @@ def adapt(
     if forecast:
         kw["horizon"] = FORECAST_HORIZON
         kw["span"] = span
-        train_b = iter(ForecastBatches(_Windows([w.frames for w in train_w]), batch_size, **kw))
+        train_b = iter(ForecastBatches(_Windows([w.frames for w in train_w]), batch_size,
+                                       seed=seed + 1, **kw))  # fmt: skip
         val_b = list(ForecastBatches(_Windows([w.frames for w in val_w]), len(val_w), batches=3,
                                      seed=seed, **kw))  # fmt: skip
     else:
         kw["accel"] = accel
-        train_b = iter(TimedGapBatches(train_w, batch_size, **kw))
-        val_b = list(TimedGapBatches(val_w, len(val_w), batches=3, seed=seed, **kw))
+        if stride > 1:
+            train_b = iter(StrideBatches(train_w, batch_size, stride, seed=seed + 1, **kw))
+            val_b = list(StrideBatches(val_w, len(val_w), stride, batches=3, seed=seed, **kw))
+        else:
+            train_b = iter(TimedGapBatches(train_w, batch_size, seed=seed + 1, **kw))
+            val_b = list(TimedGapBatches(val_w, len(val_w), batches=3, seed=seed, **kw))
 
     dev = torch.device(device)
     model = copy.deepcopy(net).to(dev).train()
@@ -253,7 +323,8 @@ def adapt(
             if score > best:
                 best, best_step, best_state = score, step, copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
-    result = AdaptResult(steps, time.perf_counter() - t0, len(windows), before, best, best_step)
+    seconds = time.perf_counter() - t0
+    result = AdaptResult(steps, seconds, len(windows), before, best, best_step, stride)
     log.info("%s", result.summary())
     return model.eval(), result
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from framepred.adapt import TimedGapBatches, adapt, collect_windows
+from framepred.adapt import StrideBatches, TimedGapBatches, adapt, collect_windows
 from framepred.models.motion import MotionConfig, MotionInterpolator
 from tests.conftest import moving_scene
 
@@ -50,6 +50,49 @@ def test_timed_batches_ask_for_hidden_frames_at_their_true_times():
             assert sn == 0 or sn == pytest.approx((n - b) / (b - a))
 
 
+def test_stride_batches_lay_out_the_fill_task_on_the_known_frames():
+    """Every other frame missing: A and B two known frames apart with one hidden halfway, P and
+    N a whole gap out, as around a missing frame, on a grid twice as coarse."""
+    slots = list(range(0, 120, 2))
+    frames = [np.full((16, 16, 3), s, np.uint8) for s in slots]
+    windows = collect_windows(frames, crop=16, length=9, slots=slots, max_windows=100)
+    stream = StrideBatches(windows, 2, 2, working=16, scales=(1,), accel=True, seed=0, batches=10)
+    for batch in stream:
+        p, a, x, b, n = batch["full"][0, :, 0, 0, 0].tolist()  # (the frames hold their slot)
+        assert a - p == b - a == n - b == 4 and x - a == 2
+        assert batch["n"] == 1
+        assert batch["sp"].tolist() == batch["sn"].tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("keep", "height", "zoom"),
+    [
+        (lambda s: s % 2 == 0, 48, 2),
+        (lambda s: s % 5 in (0, 1), 48, 1),
+        (lambda s: s % 2 == 0, 36, 1),
+    ],
+    ids=["x2", "gap3", "x2-too-small-to-zoom"],
+)
+def test_adapt_zooms_out_where_every_other_frame_is_missing(keep, height, zoom):
+    torch.manual_seed(0)
+    net = MotionInterpolator(MotionConfig(chs=(8, 8, 16, 16), accel=True))
+    slots = [s for s in range(120) if keep(s)]
+    frames = [moving_scene(s, w=64, h=height, speed=1) for s in slots]
+    _, result = adapt(net, frames, steps=2, working=20, progress=False, slots=slots)
+    assert result.zoom == zoom
+    assert ("zoomed out 2x" in result.summary()) == (zoom == 2)
+
+
+def test_adapt_learns_with_every_other_frame_missing():
+    torch.manual_seed(0)
+    net = MotionInterpolator(MotionConfig(chs=(8, 8, 16, 16), accel=True))
+    slots = list(range(0, 160, 2))
+    frames = [moving_scene(s, w=64, h=64, speed=1) for s in slots]
+    _, result = adapt(net, frames, steps=60, lr=2e-3, working=32, progress=False, slots=slots)
+    assert result.zoom == 2
+    assert result.psnr_after > result.psnr_before + 0.5, result
+
+
 def test_adapt_learns_on_a_video_with_two_kept_three_dropped():
     torch.manual_seed(0)
     net = MotionInterpolator(MotionConfig(chs=(8, 8, 16, 16), accel=True))
@@ -82,3 +125,17 @@ def test_adapt_keeps_the_original_weights_when_no_step_helps():
     assert result.kept_step == 0 and result.psnr_after == result.psnr_before, result
     for a, b in zip(adapted.parameters(), net.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_adapt_is_repeatable_whatever_the_global_seed():
+    net = MotionInterpolator(MotionConfig(chs=(8, 8, 16, 16), accel=True))
+    slots = list(range(0, 120, 2))
+    frames = [moving_scene(s, w=64, h=48, speed=1) for s in slots]
+    runs = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        adapted, _ = adapt(net, frames, steps=4, lr=1e-3, working=20, progress=False, slots=slots,
+                           checks=1)  # fmt: skip
+        runs.append(adapted.state_dict())
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+    assert any(not torch.equal(runs[0][k], v) for k, v in net.state_dict().items())
