@@ -212,8 +212,7 @@ def _probe_container(path: Path, container, override: Fraction | None) -> VideoI
     stream = container.streams.video[0]
     ctx = stream.codec_context
     check_frame_size(ctx.width or 0, ctx.height or 0, path)
-    own = _nominal_rate(stream)
-    rate = override or own
+    rate = override or _nominal_rate(stream)
     tb = Fraction(stream.time_base) if stream.time_base else None
     first = (
         Fraction(stream.start_time) * tb if stream.start_time is not None and tb else Fraction(0)
@@ -231,7 +230,7 @@ def _probe_container(path: Path, container, override: Fraction | None) -> VideoI
     rotation = _first_frame_rotation(container, stream)
     return VideoInfo(path, ctx.width, ctx.height, rate, tb, start, end, stream.frames or None,
                      ctx.name, ctx.pix_fmt or "unknown", bool(container.streams.audio), rotation,
-                     source_rate=own if override is not None else None)  # fmt: skip
+                     source_rate=_stream_rate(stream) if override is not None else None)  # fmt: skip
 
 
 def _parse_clock(text: str) -> Fraction | None:
@@ -251,14 +250,21 @@ def _first_frame_rotation(container, stream) -> int:
     return 0
 
 
-def _nominal_rate(stream) -> Fraction:
+def _stream_rate(stream) -> Fraction | None:
     # r_frame_rate (base_rate) is FFmpeg's guess of the grid every timestamp sits on; it
-    # survives holes in the timestamps, unlike the average rate. Fall back when it is absurd.
+    # survives holes in the timestamps, unlike the average rate. None when all are absurd.
     for rate in (stream.base_rate, stream.guessed_rate, stream.average_rate):
         if rate and 1 <= rate <= 240:
             return Fraction(rate)
-    log.warning("frame rate unknown; assuming %s fps", DEFAULT_FOLDER_FPS)
-    return DEFAULT_FOLDER_FPS
+    return None
+
+
+def _nominal_rate(stream) -> Fraction:
+    rate = _stream_rate(stream)
+    if rate is None:
+        log.warning("frame rate unknown; assuming %s fps", DEFAULT_FOLDER_FPS)
+        return DEFAULT_FOLDER_FPS
+    return rate
 
 
 class VideoReader:
