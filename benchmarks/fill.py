@@ -11,7 +11,8 @@ encode), against FFmpeg's end-to-end run (decode + interpolate + encode) in the 
 `--method model` is included when a built-in `default` model is shipped (or `--model`);
 `--adapt N` adds `model+adapt` (`fill --adapt N`: fine-tuned on the gappy clip first; its
 fill/s includes the adaptation); `--bf16` adds `model+bf16` (`fill --precision bf16`);
-`--ensemble N` adds `model+ensN` (`fill --ensemble N`, the self-ensemble of N views). The
+`--ensemble N` adds `model+ensN` (`fill --ensemble N`, the self-ensemble of N views), and
+with `--adapt` also `model+adapt+ensN` (both; its synth/s is the ensemble's). The
 last lines give the model's margins in mean PSNR.
 
     python benchmarks/fill.py [CLIP ...] [--model PATH] [--max-frames N] [--size 640x360] [--bf16]
@@ -120,6 +121,8 @@ def main() -> None:
         methods.append("model+bf16")
     if has_model and args.ensemble > 1:
         methods.append(f"model+ens{args.ensemble}")
+        if args.adapt > 0:
+            methods.append(f"model+adapt+ens{args.ensemble}")
     patterns = {p: PATTERNS[p] for p in args.patterns.split(",")}
     size = tuple(int(v) for v in args.size.split("x")) if args.size else None
     methods.sort(key=lambda m: m != "minterpolate")  # it decides which frames are scored
@@ -145,7 +148,7 @@ def main() -> None:
                     if method == "minterpolate":
                         run_minterpolate(gappy, out, rate)
                     else:
-                        adapt = args.adapt if method == "model+adapt" else 0
+                        adapt = args.adapt if "+adapt" in method else 0
                         try:
                             res = fill_video(gappy, out, method=method.split("+")[0],
                                              model=args.model, progress=False, overwrite=True,
