@@ -72,7 +72,7 @@ class Window(NamedTuple):
 
     @property
     def even(self) -> bool:
-        return len(set(np.diff(self.offsets))) <= 1
+        return len(self.offsets) < 2 or _stride(self.offsets) > 0
 
 
 def collect_windows(
@@ -82,9 +82,11 @@ def collect_windows(
     max_windows: int = 48,
     seed: int = 0,
     slots: Iterable[int] | None = None,
+    zoom: int = 1,
 ) -> list[Window]:
     """Reservoir-sample up to `max_windows` windows of `length` consecutive known frames, each
-    cut to one random square crop of side `crop` (clipped to the frame). `slots`: where each
+    cut to one random square crop of side `crop` (clipped to the frame) and zoomed out by
+    `zoom` as it is kept (so the reservoir holds only the small crops). `slots`: where each
     frame lies on the video's frame grid (None: one after another), kept as the windows'
     offsets so that hidden frames are asked for at their true times."""
     rng = np.random.default_rng(seed)
@@ -107,10 +109,11 @@ def collect_windows(
         h, w = frame.shape[:2]
         side = min(crop, h, w)
         y, x = int(rng.integers(h - side + 1)), int(rng.integers(w - side + 1))
-        window = Window(
-            np.stack([f[y : y + side, x : x + side] for f in recent]),
-            tuple(int(v - where[0]) for v in where),
-        )
+        crops = [f[y : y + side, x : x + side] for f in recent]
+        if zoom > 1:
+            small = (side // zoom, side // zoom)
+            crops = [cv2.resize(c, small, interpolation=cv2.INTER_AREA) for c in crops]
+        window = Window(np.stack(crops), tuple(int(v - where[0]) for v in where))
         if place < len(out):
             out[place] = window
         else:
@@ -166,15 +169,16 @@ class StrideBatches(GapBatches):
 
     def __init__(self, windows: list[Window], batch_size: int, stride: int, **kw: Any) -> None:
         super().__init__(_Windows([w.frames for w in windows]), batch_size, **kw)
-        self.stride = stride
+        self.stride = r = stride
+        a = r * (self.context - 1)  # A's window index; P .. A and B .. N lie r apart
+        self.pick = [
+            *range(0, a + 1, r),
+            *range(a + 1, a + r),
+            *range(a + r, a + r * (self.context + 1), r),
+        ]
 
     def make_batch(self, rng: np.random.Generator) -> dict[str, Any]:
-        r, k = self.stride, self.context
-        before = [r * i for i in range(k)]  # P .. A
-        a = before[-1]
-        hidden = list(range(a + 1, a + r))
-        after = [a + r * (i + 1) for i in range(k)]  # B .. N
-        pick = [*before, *hidden, *after]
+        r, pick = self.stride, self.pick
         s = int(rng.choice(self.scales))
         items = [self._item(rng, len(pick), s, pick) for _ in range(self.batch_size)]
         batch: dict[str, Any] = {key: torch.stack([it[key] for it in items]) for key in items[0]}
@@ -189,11 +193,6 @@ def _stride(slots: Iterable[int]) -> int:
     """The spacing of evenly spaced slots (0 if uneven or fewer than two)."""
     d = set(np.diff(list(slots)).tolist())
     return int(d.pop()) if len(d) == 1 else 0
-
-
-def _zoom_out(w: Window, side: int) -> Window:
-    frames = np.stack([cv2.resize(f, (side, side), interpolation=cv2.INTER_AREA) for f in w.frames])
-    return Window(frames, w.offsets)
 
 
 class _Windows(torch.utils.data.Dataset):
@@ -271,12 +270,11 @@ def adapt(
     if stride < 2 or side * stride > min(first.shape[:2]):
         stride = 1
     length = max(length, stride * (2 * k - 1) + 1)  # P, A, hidden, B, N at the stride
-    crop = side * stride
-    windows = collect_windows(_chain(first, frames), crop, length, seed=seed,
-                              slots=chain(head, slots))  # fmt: skip
-    windows = [w for w in windows if w.frames.shape[1:3] == (crop, crop)]
+    windows = collect_windows(_chain(first, frames), side * stride, length, seed=seed,
+                              slots=chain(head, slots), zoom=stride)  # fmt: skip
+    windows = [w for w in windows if w.frames.shape[1:3] == (side, side)]
     if stride > 1:
-        windows = [_zoom_out(w, side) for w in windows if _stride(w.offsets) == stride]
+        windows = [w for w in windows if _stride(w.offsets) == stride]
     if forecast:  # predicting steps forward: only runs without missing frames
         windows = [w for w in windows if w.even]
     if len(windows) < 2:
