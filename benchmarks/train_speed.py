@@ -41,6 +41,7 @@ from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.timing import conv_gflop, matmul_peak  # noqa: E402
 from framepred.data.mmnist import load_digits, moving_mnist_sequence  # noqa: E402
 from framepred.models.cells import ConvLSTM, ConvLSTMCell, set_fast_paths  # noqa: E402
 
@@ -160,29 +161,11 @@ def time_round_robin(variants: list[Variant], data: list[Tensor], repeats: int) 
             v.timed_step(data[(r + 1) % len(data)])
 
 
-def matmul_peak(dtype: torch.dtype, n: int) -> float:
-    """GFLOP/s of an n x n x n matmul (median of 5)."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    a @ b
-    ts = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        a @ b
-        ts.append(time.perf_counter() - t0)
-    return 2 * n**3 / statistics.median(ts) / 1e9
-
-
 def conv_rate(v: Variant, seq: Tensor) -> tuple[float, float, float]:
     """(conv GFLOP, conv seconds, step seconds) of one training step."""
     from torch.profiler import ProfilerActivity, profile
-    from torch.utils.flop_counter import FlopCounterMode
 
-    counter = FlopCounterMode(display=False)
-    with counter:
-        v.step(seq)
-    flops = sum(
-        n for op, n in counter.get_flop_counts()["Global"].items() if "convolution" in str(op)
-    )
+    gflop = conv_gflop(lambda: v.step(seq))
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         t0 = time.perf_counter()
         v.step(seq)
@@ -193,7 +176,7 @@ def conv_rate(v: Variant, seq: Tensor) -> tuple[float, float, float]:
         if e.key in ("aten::mkldnn_convolution", "aten::convolution_backward")
         or e.key.startswith("aten::_slow_conv2d")
     )
-    return flops / 1e9, conv_us / 1e6, step
+    return gflop, conv_us / 1e6, step
 
 
 def loss_after(variant: Variant, data: list[Tensor], steps: int) -> float:
