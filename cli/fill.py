@@ -81,8 +81,9 @@ def _check_frames(ctx: click.Context, param: click.Parameter, value: str | None)
 )
 @fps_option(
     "Frame rate of the output grid (image folders default to 25; videos keep their own). A "
-    "whole multiple of a video's rate converts it up: --fps 50 on 25 fps synthesizes every "
-    "other frame."
+    "new rate converts a video: --fps 50 on 25 fps synthesizes every other frame; any other "
+    "rate (24 -> 60, 30 -> 25) makes each output frame at its own time between the video's "
+    "frames, keeping those that fall on one."
 )
 @crf_option
 @click.option(

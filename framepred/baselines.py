@@ -55,9 +55,20 @@ class Synthesizer:
         n: int,
         spacing: Spacing | None = None,
     ) -> Iterator[np.ndarray]:
-        times = [(i + 1) / (n + 1) for i in range(n)]
+        yield from self.fill_times(before, after, [(i + 1) / (n + 1) for i in range(n)], spacing)
+
+    def fill_times(
+        self,
+        before: Sequence[np.ndarray],
+        after: Sequence[np.ndarray],
+        times: Sequence[float],
+        spacing: Spacing | None = None,
+    ) -> Iterator[np.ndarray]:
+        """The frames at `times` (increasing fractions of the way from the last frame before
+        the gap to the first after it), in chunks: what `fill_run` does for evenly spaced
+        slots, for any times (frame-rate conversion by a ratio that is not a whole number)."""
         kw = {"spacing": spacing} if self.wants_spacing else {}
-        for k in range(0, n, 16):
+        for k in range(0, len(times), 16):
             yield from self.synthesize(before, after, times[k : k + 16], **kw)
 
 

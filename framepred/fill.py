@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from itertools import tee
 from pathlib import Path
@@ -42,7 +43,7 @@ from framepred.gaps import (
     slots_from_spec,
 )
 from framepred.pipelining import BackgroundWriter, prefetch
-from framepred.video import VideoInfo, VideoReader
+from framepred.video import VideoInfo, VideoReader, probe
 from framepred.video_writer import VideoWriter, output_kind
 
 log = logging.getLogger(__name__)
@@ -243,26 +244,25 @@ def _slot_stream(reader: VideoReader, mapper: SlotMapper, declared: int | None, 
     yield from mapper.finish(end)
 
 
-def rate_conversion(info: VideoInfo) -> int:
-    """Output slots per input frame where `fps` sets a whole multiple of the video's own
-    frame rate (25 -> 50: 2; the slots between its frames are missing and get synthesized),
-    else 1. Warns where the new rate is not a whole multiple: frames then land on the
-    nearest slot, up to half a slot early or late, and motion judders; below the video's
-    rate, frames that fall on one slot are dropped."""
+def rate_conversion(info: VideoInfo) -> Fraction:
+    """The output's frame rate over the video's own where `fps` sets a new one, else 1.
+
+    A whole number (25 -> 50: 2) puts the video's frames on the finer grid, and the slots
+    between them are synthesized like any gap. Any other ratio (24 -> 60, 30 -> 25) retimes
+    the video (`_retime_stream`): each output frame is made at its own time between the two
+    known frames around it, and one that falls exactly on a frame is that frame.
+
+    A ratio within 0.01% of a whole number or of its inverse is taken as that (--fps 29.97
+    on a 30000/1001 fps video is the same rate, not a retiming that moves every frame)."""
     own, rate = info.source_rate, info.frame_rate
     if own is None or own == rate:
-        return 1
+        return Fraction(1)
     ratio = rate / own
-    if ratio.denominator == 1:
-        return int(ratio)
-    if ratio < 1:
-        log.warning("%s fps is below the video's own %s fps: frames that fall on a slot "
-                    "already taken are dropped", _rate(rate), _rate(own))  # fmt: skip
-    else:
-        log.warning("%s fps is not a whole multiple of the video's own %s fps: each frame goes "
-                    "to the nearest slot (up to half a slot off), so motion judders; %s fps "
-                    "would not", _rate(rate), _rate(own), _rate(own * max(2, round(ratio))))  # fmt: skip
-    return 1
+    for whole, exact in ((round(ratio), Fraction(round(ratio))),
+                         (round(1 / ratio), Fraction(1, max(1, round(1 / ratio))))):  # fmt: skip
+        if whole >= 1 and abs(ratio - exact) < 1e-4 * exact:
+            return exact
+    return ratio
 
 
 def _rate(rate: Fraction) -> str:
@@ -307,8 +307,9 @@ def fill_video(
         crf, preset: H.264 settings for `.mp4`.
         report: write the report as JSON here.
         fps: the output's frame rate: for an image folder its rate (default 25); for a video
-            a new grid, a whole multiple of its own rate to convert it up (25 -> 50: every
-            other slot synthesized; see `rate_conversion`).
+            a new grid to convert it to (25 -> 50: every other slot synthesized; 24 -> 60 or
+            30 -> 25: each output frame made at its own time; see `rate_conversion`). With a
+            rate that is not a whole multiple, `frames` names the video's own frames.
         predictor: an already loaded predictor object (tests, API use).
         adapt: fine-tune the motion model for this many steps on the video's own known
             frames before filling (`framepred.adapt`); 0 skips it.
@@ -326,33 +327,50 @@ def fill_video(
         check_writable_target(Path(report))
     synth = make_synthesizer(method, model, device, predictor, precision)
     check_ensemble(synth, ensemble)  # before adapting: nothing is learned for a refusal
-    adapted = _adapt(synth, input, fps, adapt, progress) if adapt > 0 else None
+    ratio = rate_conversion(probe(input, fps)) if fps else Fraction(1)
+    retime = ratio.denominator != 1
+    if retime and synth.forward_only:
+        raise FramepredError(f"converting to {_rate(Fraction(fps or 0))} fps, a rate that is not "
+                             "a whole multiple of the video's own, makes frames at times between "
+                             "its frames: use a method that interpolates (flow, blend, or the "
+                             "motion model)")  # fmt: skip
+    # retiming learns on the video's own grid, where its frames are
+    adapted = _adapt(synth, input, None if retime else fps, adapt, progress) if adapt > 0 else None
     if ensemble > 1:  # after adapting: the views share the adapted network
         synth = SelfEnsemble(synth, ensemble)
     with VideoReader(input, fps) as reader:
         info = reader.info
-        scan = inspect_video(input, detect=(), frames=None, fps=fps, info=info, max_gap=max_gap)
-        n_slots = scan.n_slots
-        explicit = slots_from_spec(frames, n_slots)
-        mapper = SlotMapper(Grid(info.start, info.interval), frozenset(detect), explicit)
+        # the grid the video's frames are mapped to: its own where it is retimed
+        grid = info
+        if retime and info.source_rate is not None:
+            grid = replace(info, frame_rate=info.source_rate, source_rate=None)
+        scan = inspect_video(input, detect=(), frames=None, fps=fps, info=grid, max_gap=max_gap)
+        explicit = slots_from_spec(frames, scan.n_slots)
+        mapper = SlotMapper(Grid(grid.start, grid.interval), frozenset(detect), explicit)
         result = FillReport(str(input), str(output), str(info.frame_rate), 0, 0, synth.name)
         result.adapt = adapted
         result.ensemble = ensemble
-        per_frame = rate_conversion(info)
         if info.source_rate is not None:
             result.source_frame_rate = str(info.source_rate)
-        bar = tqdm(total=n_slots, unit="frame", file=sys.stderr, disable=not progress,
-                   desc="fill", dynamic_ncols=True, leave=False)  # fmt: skip
+        per_frame = 1 if retime else int(ratio)
+        bar = tqdm(total=math.ceil(scan.n_slots * (ratio if retime else 1)), unit="frame",
+                   file=sys.stderr, disable=not progress, desc="fill", dynamic_ncols=True,
+                   leave=False)  # fmt: skip
         # Decoding runs ahead in one thread and encoding behind in another, beside synthesis.
-        stream = prefetch(_slot_stream(reader, mapper, declared_slots(info), max_gap, per_frame))
+        stream = prefetch(_slot_stream(reader, mapper, declared_slots(grid), max_gap, per_frame))
+        if retime:
+            images = _retime_stream(stream, synth, grid, info, max_gap, on_long_gap, result)
+        else:
+            images = _fill_stream(stream, synth, info, max_gap, on_long_gap, result)
         with bar, closing(stream), VideoWriter(output, info.frame_rate, crf=crf, preset=preset,
                 rotation=info.rotation, audio_from=None if info.is_folder else input) as writer, \
                 BackgroundWriter(writer) as out:  # fmt: skip
-            for image in _fill_stream(stream, synth, info, max_gap, on_long_gap, result):
+            for image in images:
                 out.write(image)
                 bar.update(1)
         result.damaged = reader.damaged
-    result.n_slots = mapper.next_slot
+    if not retime:
+        result.n_slots = mapper.next_slot
     result.collisions = len(mapper.collisions)
     result.seconds = round(time.perf_counter() - t0, 3)
     if mapper.collisions:
@@ -428,6 +446,61 @@ def _fill_stream(items, synth: Synthesizer, info: VideoInfo, max_gap: int, on_lo
             yield known[1]
 
 
+def _retime_stream(items, synth: Synthesizer, src: VideoInfo, out: VideoInfo, max_gap: int,
+                   on_long_gap: str, result: FillReport) -> Iterator[np.ndarray]:  # fmt: skip
+    """Yield the frames of the output grid `out`, whose rate is not a whole multiple of the
+    video's own (`src`, the grid of `items`): output frame k lies at k * step of the video's
+    frames (step = own rate / new rate). One that falls exactly on a known frame is that
+    frame; every other one is synthesized at its own time between the known frames around it
+    (several at once where they share the two), with the context and scene-cut handling of
+    `_fill_stream`. Lost frames of the video just widen the span the output frames lie in."""
+    step = src.frame_rate / out.frame_rate
+    ctx = max(1, synth.context)
+    before: deque[tuple[int, np.ndarray]] = deque(maxlen=ctx)
+    stream = _Peek(items)
+    missing: dict[int, str] = {}  # the video's slots missing since the last known frame
+    k, end = 0, 0  # the next output frame; the video's slots seen so far
+    while True:
+        item = stream.peek()
+        if item is not None and item.image is None:
+            missing[item.slot] = item.reason or "timestamps"
+            end = stream.pop().slot + 1
+            continue
+        known: tuple[int, np.ndarray] | None = None
+        if item is not None and item.image is not None:
+            known = (stream.pop().slot, item.image)
+        stop = end if known is None else known[0]
+        run, positions = [], []
+        while k * step < stop:
+            p = k * step
+            reason = missing.get(int(p), "timestamps") if p.denominator == 1 else "timestamps"
+            run.append(SlotItem(k, None, reason))
+            positions.append(p)
+            k += 1
+        if run:
+            after = [] if known is None else [known]
+            if known is not None and synth.context > 1:
+                after += _context_ahead(stream, ctx - 1, known[1], max_gap)
+            if before and known is not None:
+                a, b = before[-1][0], known[0]
+                times = [float((p - a) / (b - a)) for p in positions]
+            else:  # one side only: the nearest frame is repeated, whatever the time
+                times = [0.5] * len(run)
+            yield from _fill_run(run, list(before), after, synth, out, max_gap, on_long_gap,
+                                 result, times)  # fmt: skip
+        if known is None:
+            break
+        if before and synth.context > 1 and is_scene_cut(before[-1][1], known[1]):
+            before.clear()
+        before.append(known)
+        missing, end = {}, known[0] + 1
+        if k * step == known[0]:  # an output frame at exactly this frame's time
+            result.n_kept += 1
+            k += 1
+            yield known[1]
+    result.n_slots = k
+
+
 def _context_ahead(stream: _Peek, want: int, last: np.ndarray, max_gap: int):
     """Up to `want` more known frames for a learned model's context after a gap, looked up past
     the next gaps (up to `max_gap` slots ahead) without taking them from the stream, as the
@@ -447,7 +520,13 @@ def _context_ahead(stream: _Peek, want: int, last: np.ndarray, max_gap: int):
 
 def _fill_run(run: list[SlotItem], before_known: list[tuple[int, np.ndarray]],
               after_known: list[tuple[int, np.ndarray]], synth, info, max_gap, on_long_gap,
-              result: FillReport) -> Iterator[np.ndarray]:  # fmt: skip
+              result: FillReport, times: list[float] | None = None) -> Iterator[np.ndarray]:  # fmt: skip
+    """Yield the frames of one run of missing slots, made from the known frames around it.
+    `times`: where each slot lies between the last frame before and the first after (0..1;
+    None: evenly spaced, as on the video's own grid)."""
+    timed = times is not None
+    if times is None:
+        times = [(i + 1) / (len(run) + 1) for i in range(len(run))]
     before = [image for _, image in before_known]
     after = [image for _, image in after_known]
     spacing = context_spacing([s for s, _ in before_known], [s for s, _ in after_known])
@@ -467,22 +546,27 @@ def _fill_run(run: list[SlotItem], before_known: list[tuple[int, np.ndarray]],
         raise VideoWriteError("no known frame to fill from: every frame of the video is missing")
     n_before = n  # slots filled from the frames before (all, unless there is a scene cut)
     if before and after and is_scene_cut(before[-1], after[0]):
-        n_before = sum(1 for i in range(1, n + 1) if i / (n + 1) <= 0.5)
+        n_before = sum(1 for t in times if t <= 0.5)
         result.scene_cuts.append(run[0].slot)
         log.info("scene cut inside gap %d-%d: each side filled from its own shot",
                  run[0].slot, run[-1].slot)  # fmt: skip
-        parts = [(run[:n_before], before, [], "before"), (run[n_before:], [], after, "after")]
+        parts = [(run[:n_before], times[:n_before], before, [], "before"),
+                 (run[n_before:], times[n_before:], [], after, "after")]  # fmt: skip
     else:
         side = "both" if before and after else "before" if before else "after"
         if side == "both" and used.forward_only:
             side = "before"  # a forecaster predicts from the past only
-        parts = [(run, before, after, side)]
-    for part, b, a, side in parts:
+        parts = [(run, times, before, after, side)]
+    for part, part_times, b, a, side in parts:
         if not part:
             continue
         # (a part filled from one side, at a scene cut or an end, has no spacing)
         where = spacing if b and a else None
-        for item, image in zip(part, used.fill_run(b, a, len(part), where), strict=True):
+        if timed:  # (never a forecaster: it predicts the next frames, it has no times)
+            made = used.fill_times(b, a, part_times, where)
+        else:
+            made = used.fill_run(b, a, len(part), where)
+        for item, image in zip(part, made, strict=True):
             t = float(info.start + item.slot * info.interval)
             result.slots.append(
                 FilledSlot(item.slot, t, item.reason or "timestamps", used.name, side)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from fractions import Fraction
@@ -188,10 +189,67 @@ def test_fps_multiple_converts_a_video_up(tmp_path, caplog):
     assert report["n_filled"] == 12 and report["source_frame_rate"] == "25"
 
 
-def test_fps_not_a_multiple_warns_of_judder(tmp_path, caplog):
-    src = write_video(tmp_path / "in.mkv", [(Fraction(j, 25), moving_scene(j)) for j in range(10)])
+def test_fps_not_a_multiple_retimes_the_video(tmp_path, caplog):
+    """25 -> 30 fps: output frame k lies 5k/6 of the way along the video's frames. Those on a
+    frame (k = 0, 6) are that frame, bit-exact; the others are made at their own times,
+    closer to the true frames there than the nearest frame is; the last frame's own span is
+    held. Moving at 6 px a frame, the truth at 5k/6 is the square 5k px along."""
+    scene = functools.partial(moving_scene, w=128, speed=1)
+    src = write_video(tmp_path / "in.mkv", [(Fraction(j, 25), scene(6 * j)) for j in range(10)],
+                      end=Fraction(10, 25))  # fmt: skip
+    out, rep = tmp_path / "o.mkv", tmp_path / "r.json"
     with caplog.at_level(logging.WARNING):
-        result = run("fill", src, "-o", tmp_path / "o.mkv", "--fps", "40", "--method", "blend")
+        result = run("fill", src, "-o", out, "--fps", "30", "--method", "flow", "--report", rep)
     assert result.exit_code == 0, result.output
-    assert "40 fps is not a whole multiple of the video's own 25 fps" in caplog.text
-    assert "50 fps would not" in caplog.text
+    assert caplog.text == ""
+    info, frames = read_all(out)
+    assert info.frame_rate == 30 and len(frames) == 12  # 10 frames of 1/25 s at 30 fps
+    assert [round(f.pts * 30) for f in frames] == list(range(12))
+    for k in (0, 6):
+        assert np.array_equal(frames[k].image, scene(6 * k * 5 // 6))
+    for k in (1, 2, 3, 4, 5, 7, 8, 9, 10):
+        truth, nearest = scene(5 * k), scene(6 * round(5 * k / 6))
+        assert psnr(frames[k].image, truth) > psnr(nearest, truth) + 6, k
+    assert np.array_equal(frames[11].image, scene(54))  # 9 1/6: after the last frame
+    report = json.loads(rep.read_text())
+    assert report["n_slots"] == 12 and report["n_kept"] == 2 and report["n_filled"] == 10
+    assert report["source_frame_rate"] == "25" and report["frame_rate"] == "30"
+    assert [s["slot"] for s in report["slots"]] == [1, 2, 3, 4, 5, 7, 8, 9, 10, 11]
+
+
+def test_fps_down_by_a_whole_factor_keeps_every_other_frame(tmp_path, caplog):
+    src = write_video(tmp_path / "in.mkv", [(Fraction(j, 50), moving_scene(j)) for j in range(10)],
+                      rate=50, end=Fraction(10, 50))  # fmt: skip
+    with caplog.at_level(logging.WARNING):
+        result = run("fill", src, "-o", tmp_path / "o.mkv", "--fps", "25", "--method", "flow")
+    assert result.exit_code == 0, result.output
+    assert caplog.text == ""  # no frames "dropped" on a taken slot: they are not on the grid
+    info, frames = read_all(tmp_path / "o.mkv")
+    assert info.frame_rate == 25 and len(frames) == 5
+    for k, f in enumerate(frames):
+        assert np.array_equal(f.image, moving_scene(2 * k))
+
+
+def test_fps_retiming_fills_the_video_s_own_gaps_from_real_frames(tmp_path):
+    """A lost frame of the video widens the span an output frame lies in: 25 -> 30 with frame 3
+    missing makes output frames 3 and 4 (2.5 and 3 1/3 frames along) between frames 2 and 4."""
+    scene = functools.partial(moving_scene, w=128, speed=1)
+    src = write_video(tmp_path / "in.mkv",
+                      [(Fraction(j, 25), scene(6 * j)) for j in range(10) if j != 3],
+                      end=Fraction(10, 25))  # fmt: skip
+    rep = tmp_path / "r.json"
+    result = run("fill", src, "-o", tmp_path / "o.mkv", "--fps", "30", "--method", "flow",
+                 "--report", rep)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    _, frames = read_all(tmp_path / "o.mkv")
+    assert len(frames) == 12
+    for k in (3, 4):
+        assert psnr(frames[k].image, scene(5 * k)) > psnr(scene(12), scene(5 * k)) + 6, k
+    assert json.loads(rep.read_text())["n_kept"] == 2
+
+
+def test_fps_retiming_refuses_a_forecaster(tmp_path):
+    src = write_video(tmp_path / "in.mkv", [(Fraction(j, 25), moving_scene(j)) for j in range(6)])
+    result = run("fill", src, "-o", tmp_path / "o.mkv", "--fps", "30", "--model", "mmnist-pixel")
+    assert_clean_failure(result, 1, "use a method that interpolates")
+    assert leftovers(tmp_path) == [] and not (tmp_path / "o.mkv").exists()
