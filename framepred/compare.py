@@ -154,6 +154,7 @@ def write_side_by_side(
 def strip_image(
     context: Sequence[np.ndarray], truth: Sequence[np.ndarray | None],
     rows: Mapping[str, Sequence[np.ndarray]], *, max_context: int = 4, thumb_width: int = 128,
+    titles: Sequence[str] | None = None,
 ) -> np.ndarray:  # fmt: skip
     """The strip as an RGB uint8 image (see the module docstring).
 
@@ -162,6 +163,8 @@ def strip_image(
         truth: the truth of each future step (None where missing).
         rows: method name -> its predicted frames, one per step.
         thumb_width: width of every cell in pixels (frames are scaled to it).
+        titles: the top row's labels, one per shown context frame and truth step (default:
+            times relative to the last context frame, "t-1", "t", "t+1 truth", ...).
     """
     if not rows:
         raise ValueError("a strip needs at least one row of predictions")
@@ -185,6 +188,11 @@ def strip_image(
                     bar, dark=False) for i, f in enumerate(ctx)]  # fmt: skip
     top += [labelled(thumb(t, "no truth"), f"t+{n} truth", bar, dark=False)
             for n, t in enumerate(truth, start=1)]  # fmt: skip
+    if titles is not None:
+        if len(titles) != len(top):
+            raise ValueError(f"a strip of {len(top)} columns needs {len(top)} titles")
+        top = [labelled(thumb(f), text, bar, dark=False)
+               for f, text in zip([*ctx, *truth], titles, strict=True)]  # fmt: skip
     lines = [_row_label("truth", top[0].shape[0]), *top]
     grid = [_hstack(lines, 2, 255)]
     for name, pred in rows.items():

@@ -79,6 +79,19 @@ def test_strip_layout():
         strip_image(ctx, truth, {"flow": frames(2)})
 
 
+def test_strip_titles_replace_the_time_labels():
+    ctx, truth = frames(2), frames(2, 2)
+    rows = {"flow": frames(2, 2)}
+    plain = strip_image(ctx, truth, rows, max_context=2, thumb_width=96)
+    titled = strip_image(ctx, truth, rows, max_context=2, thumb_width=96,
+                         titles=["src 0", "src 1", "1/3", "2/3"])  # fmt: skip
+    assert titled.shape == plain.shape and not np.array_equal(titled, plain)
+    rows_part = slice(plain.shape[0] // 2, None)  # the prediction rows are the same
+    assert np.array_equal(titled[rows_part], plain[rows_part])
+    with pytest.raises(ValueError, match="4 titles"):
+        strip_image(ctx, truth, rows, max_context=2, titles=["one"])
+
+
 @pytest.fixture()
 def clip(tmp_path) -> Path:
     return write_video(

@@ -1,0 +1,134 @@
+"""Frame-rate conversion by a ratio that is not a whole number (`fill --fps`), scored on real
+clips against the frames that really were there.
+
+Each clip (R fps) is cut to every third frame, written losslessly as an R/3 fps video, and
+converted to R/2 fps (a ratio of 3/2, as 20 -> 30 or 16 -> 24): output frame k then lies at
+the clip's frame 2k, so it has ground truth. Every third output frame falls on a source frame
+and is kept; the others lie a third or two thirds of the way between two source frames and
+are synthesized at that time. PSNR/SSIM (8-bit RGB) over those, for each method through
+`fill_video`, and FFmpeg's `minterpolate` converting the same file in the same run. The
+frames after the last source frame (held, with no truth to make) are not scored, nor
+any that one method did not make (minterpolate may stop a frame short).
+
+    python benchmarks/retime.py [CLIP ...] [--max-frames 91] [--size 640x360] [--methods ...]
+        [--strip samples/retime_strip.png --strip-clip bigbuckbunny.mp4 --strip-at 42]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.clips import CLIPS  # noqa: E402
+from benchmarks.fill import MINTERPOLATE, psnr, read_slots, ssim, write_gappy  # noqa: E402
+from framepred.compare import write_strip  # noqa: E402
+from framepred.fill import fill_video  # noqa: E402
+from framepred.video import VideoReader  # noqa: E402
+from framepred.video_writer import ffmpeg_exe  # noqa: E402
+
+
+def load(clip: Path, max_frames: int, size: str | None) -> tuple[list[np.ndarray], Fraction]:
+    frames = []
+    with VideoReader(clip) as reader:
+        rate = reader.info.frame_rate
+        for f in reader:
+            image = f.image
+            if size:
+                w, h = (int(v) for v in size.split("x"))
+                image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+            frames.append(image)
+            if len(frames) >= max_frames:
+                break
+    return frames, rate
+
+
+def convert(method: str, src: Path, out: Path, rate: Fraction) -> None:
+    if method == "minterpolate":
+        cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(src), "-vf",
+               f"minterpolate=fps={rate.numerator}/{rate.denominator}:{MINTERPOLATE}",
+               "-c:v", "ffv1", "-pix_fmt", "bgr0", str(out)]  # fmt: skip
+        subprocess.run(cmd, check=True)
+    else:
+        fill_video(src, out, method=method, fps=rate, progress=False)
+
+
+def strip(path: Path, frames: list[np.ndarray], made: dict, at: int) -> None:
+    """Source frames `at`, `at` + 3, `at` + 6 of the clip (0, 1, 2 of the R/3 fps video) and
+    the two output frames between them, 2/3 of the way from 0 to 1 and 1/3 from 1 to 2 (the
+    clip's frames `at` + 2 and `at` + 4: the truth), with each method's frames and PSNR."""
+    if at % 6:
+        raise SystemExit("--strip-at must be a multiple of 6 (a source frame on an output one)")
+    k = at // 2  # the output frame on source frame 0
+    rows = {m: [got[k + 1], got[k + 2]] for m, got in made.items()}
+    titles = ["source 0", "source 1", "source 2", "2/3 of 0->1", "1/3 of 1->2"]
+    write_strip(path, [frames[at], frames[at + 3], frames[at + 6]],
+                [frames[at + 2], frames[at + 4]], rows, max_context=3, thumb_width=200,
+                titles=titles)  # fmt: skip
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("clips", nargs="*", type=Path, default=CLIPS)
+    ap.add_argument("--max-frames", type=int, default=91)
+    ap.add_argument("--size", default=None, help="WxH to scale the clips to (default: native)")
+    ap.add_argument("--methods", default="repeat,blend,flow,minterpolate,model")
+    ap.add_argument("--strip", type=Path, default=None,
+                    help="write a picture of one clip's output frames here (PNG)")  # fmt: skip
+    ap.add_argument("--strip-clip", default="bigbuckbunny.mp4",
+                    help="the clip (file name) the picture shows; default the first")  # fmt: skip
+    ap.add_argument("--strip-at", type=int, default=42,
+                    help="the clip's frame (a multiple of 6) where the picture starts")  # fmt: skip
+    args = ap.parse_args()
+    methods = args.methods.split(",")
+    scores: dict[str, list[tuple[float, float]]] = {m: [] for m in methods}
+    print(
+        "| clip | method | mean PSNR (dB) | mean SSIM | frames scored |\n|---|---|---:|---:|---:|"
+    )
+    for clip in args.clips:
+        frames, rate = load(clip, args.max_frames, args.size)
+        source = frames[::3]
+        last = 3 * (len(source) - 1)  # the clip's index of the last source frame
+        scored = [k for k in range(len(frames)) if 2 * k <= last and (2 * k) % 3]
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(tmp) / "src.mkv"
+            write_gappy(src, source, list(range(len(source))), rate / 3)
+            made = {}
+            for method in methods:
+                out = Path(tmp) / f"{method}.mkv"
+                convert(method, src, out, rate / 2)
+                made[method] = read_slots(out, rate / 2)
+        names = [c.name for c in args.clips]
+        shown = args.strip_clip if args.strip_clip in names else names[0]
+        if args.strip and clip.name == shown:
+            strip(args.strip, frames, made, args.strip_at)
+        # minterpolate may stop a frame short: every method is scored on the frames all made
+        common = [k for k in scored if all(k in got for got in made.values())]
+        for method, got in made.items():
+            p = float(np.mean([psnr(got[k], frames[2 * k]) for k in common]))
+            s = float(np.mean([ssim(got[k], frames[2 * k]) for k in common]))
+            scores[method].append((p, s))
+            print(f"| {clip.name} ({rate / 3} -> {rate / 2} fps) | {method} | {p:.2f} | "
+                  f"{s:.4f} | {len(common)} of {len(scored)} |", flush=True)  # fmt: skip
+    print(f"\nratio 3/2, {args.max_frames} frames of each clip, "
+          f"size {args.size or 'native'}\n\n| method | mean PSNR (dB) | mean SSIM |\n|---|---:|---:|")  # fmt: skip
+    for method, rows in scores.items():
+        print(f"| {method} | {np.mean([r[0] for r in rows]):.2f} | "
+              f"{np.mean([r[1] for r in rows]):.4f} |")  # fmt: skip
+    if "model" in scores:
+        mean = {m: np.mean([r[0] for r in rows]) for m, rows in scores.items()}
+        for other in (m for m in mean if m != "model"):
+            print(f"model - {other}: {mean['model'] - mean[other]:+.2f} dB")
+
+
+if __name__ == "__main__":
+    main()
