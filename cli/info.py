@@ -72,5 +72,9 @@ def info_command(
         t = float(info.start + gap.start_slot / rate)
         span = f"{gap.start_slot}" if gap.length == 1 else f"{gap.start_slot}-{gap.end_slot}"
         click.echo(f"  slots {span:>11}  at {t:8.3f} s  {gap.length:4d} x  {gap.reason}")
+    if scan.retime_to is not None:
+        n_out, own = scan.retimed()
+        click.echo(f"{'retimed:':15}to {float(scan.retime_to):g} fps by fill: {n_out} frames, "
+                   f"{own} of them the video's own, {n_out - own} synthesized at their times")  # fmt: skip
     if scan.collisions:
         click.echo(f"{'dropped:':15}{len(scan.collisions)} frames share a slot with an earlier one")

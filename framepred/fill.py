@@ -576,9 +576,22 @@ def _fill_run(run: list[SlotItem], before_known: list[tuple[int, np.ndarray]],
 
 @dataclass(frozen=True)
 class Inspection(GapScan):
-    """`inspect_video`'s answer: the stream facts plus what `fill` would fill."""
+    """`inspect_video`'s answer: the stream facts plus what `fill` would fill. Where `fps`
+    retimes the video, the facts and gaps are on its own grid (`info`), and `retime_to` is
+    the new rate."""
 
     info: VideoInfo | None = None
+    retime_to: Fraction | None = None
+
+    def retimed(self) -> tuple[int, int]:
+        """(output frames, those that are the video's own known frames) of the retiming."""
+        assert self.retime_to is not None and self.info is not None
+        ratio = self.retime_to / self.info.frame_rate
+        missing = set(self.missing)
+        n_out = math.ceil(self.n_slots * ratio)
+        own = sum(1 for k in range(n_out)
+                  if (k / ratio).denominator == 1 and int(k / ratio) not in missing)  # fmt: skip
+        return n_out, own
 
 
 def inspect_video(input: Path | str, *, detect: Sequence[str] = ("timestamps",),
@@ -589,7 +602,12 @@ def inspect_video(input: Path | str, *, detect: Sequence[str] = ("timestamps",),
     `max_gap` bounds the tail of lost frames that a declared length may add (`trusted_end`).
     """
     reader = VideoReader(input, fps)
-    info = info or reader.info
+    retime_to = None
+    if info is None:
+        info = reader.info
+        if info.source_rate is not None and rate_conversion(info).denominator != 1:
+            retime_to = info.frame_rate  # fill retimes: the video is read on its own grid
+            info = replace(info, frame_rate=info.source_rate, source_rate=None)
     grid = Grid(info.start, info.interval)
     declared = declared_slots(info)
     if set(detect) & {"duplicates", "black"}:
@@ -602,7 +620,7 @@ def inspect_video(input: Path | str, *, detect: Sequence[str] = ("timestamps",),
         end = trusted_end(declared, last, max_gap)
         explicit = slots_from_spec(frames, max(end or 0, last))
         scan = find_gaps(times, grid, n_slots=end, explicit=explicit, detect=detect)
-    return Inspection(scan.gaps, scan.n_slots, scan.collisions, info)
+    return Inspection(scan.gaps, scan.n_slots, scan.collisions, info, retime_to)
 
 
 def _scan_decoded(reader, grid, declared, frames, detect, max_gap) -> GapScan:

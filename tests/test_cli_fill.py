@@ -217,6 +217,24 @@ def test_fps_not_a_multiple_retimes_the_video(tmp_path, caplog):
     assert [s["slot"] for s in report["slots"]] == [1, 2, 3, 4, 5, 7, 8, 9, 10, 11]
 
 
+def test_info_tells_what_retiming_will_make(tmp_path):
+    """`info --fps` is fill's dry run: on a 25 fps video with frame 3 lost, 30 fps is 12
+    frames, two of them the video's own (frames 0 and 5), as fill then reports."""
+    frames = [(Fraction(j, 25), moving_scene(j)) for j in range(10) if j != 3]
+    src = write_video(tmp_path / "in.mkv", frames, end=Fraction(10, 25))
+    result = run("info", src, "--fps", "30")
+    assert result.exit_code == 0, result.output
+    assert "frame rate:    25 " in result.output and "1 slots in 1 gaps" in result.output
+    assert (
+        "to 30 fps by fill: 12 frames, 2 of them the video's own, 10 synthesized" in result.output
+    )
+    rep = tmp_path / "r.json"
+    assert run("fill", src, "-o", tmp_path / "o.mkv", "--fps", "30", "--method", "blend",
+               "--report", rep).exit_code == 0  # fmt: skip
+    report = json.loads(rep.read_text())
+    assert (report["n_slots"], report["n_kept"], report["n_filled"]) == (12, 2, 10)
+
+
 def test_fps_down_by_a_whole_factor_keeps_every_other_frame(tmp_path, caplog):
     src = write_video(tmp_path / "in.mkv", [(Fraction(j, 50), moving_scene(j)) for j in range(10)],
                       rate=50, end=Fraction(10, 50))  # fmt: skip
