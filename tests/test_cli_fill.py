@@ -235,6 +235,24 @@ def test_info_tells_what_retiming_will_make(tmp_path):
     assert (report["n_slots"], report["n_kept"], report["n_filled"]) == (12, 2, 10)
 
 
+def test_fps_retiming_frames_names_the_video_s_own_frames(tmp_path):
+    """With retiming, --frames 5 hides the video's frame 5 (output frame 6 lies on it): that
+    output frame is made between frames 4 and 6, and reported as explicitly missing."""
+    scene = functools.partial(moving_scene, w=128, speed=1)
+    src = write_video(tmp_path / "in.mkv", [(Fraction(j, 25), scene(6 * j)) for j in range(10)],
+                      end=Fraction(10, 25))  # fmt: skip
+    rep = tmp_path / "r.json"
+    result = run("fill", src, "-o", tmp_path / "o.mkv", "--fps", "30", "--method", "flow",
+                 "--frames", "5", "--report", rep)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(rep.read_text())
+    assert report["n_kept"] == 1
+    assert {s["slot"]: s["reason"] for s in report["slots"]}[6] == "explicit"
+    _, frames = read_all(tmp_path / "o.mkv")
+    assert not np.array_equal(frames[6].image, scene(30))  # made, not the hidden frame
+    assert psnr(frames[6].image, scene(30)) > psnr(scene(24), scene(30)) + 6
+
+
 def test_fps_down_by_a_whole_factor_keeps_every_other_frame(tmp_path, caplog):
     src = write_video(tmp_path / "in.mkv", [(Fraction(j, 50), moving_scene(j)) for j in range(10)],
                       rate=50, end=Fraction(10, 50))  # fmt: skip
