@@ -5,7 +5,8 @@ Each clip (R fps) is cut to every third frame, written losslessly as an R/3 fps 
 converted to R/2 fps (a ratio of 3/2, as 20 -> 30 or 16 -> 24): output frame k then lies at
 the clip's frame 2k, so it has ground truth. Every third output frame falls on a source frame
 and is kept; the others lie a third or two thirds of the way between two source frames and
-are synthesized at that time. PSNR/SSIM (8-bit RGB) over those, for each method through
+are synthesized at that time (`--every N --out-every M` for another ratio N/M, e.g. 5 and 2
+for 5/2, as 24 -> 60; the picture is drawn for 3/2 only). PSNR/SSIM (8-bit RGB) over those, for each method through
 `fill_video`, and FFmpeg's `minterpolate` converting the same file in the same run. The
 frames after the last source frame (held, with no truth to make) are not scored, nor
 any that one method did not make (minterpolate may stop a frame short).
@@ -82,6 +83,9 @@ def main() -> None:
     ap.add_argument("--max-frames", type=int, default=91)
     ap.add_argument("--size", default=None, help="WxH to scale the clips to (default: native)")
     ap.add_argument("--methods", default="repeat,blend,flow,minterpolate,model")
+    ap.add_argument("--every", type=int, default=3, help="keep every N-th frame as the source")
+    ap.add_argument("--out-every", type=int, default=2,
+                    help="convert to the rate of every M-th frame (ratio N/M; not a multiple)")  # fmt: skip
     ap.add_argument("--strip", type=Path, default=None,
                     help="write a picture of one clip's output frames here (PNG)")  # fmt: skip
     ap.add_argument("--strip-clip", default="bigbuckbunny.mp4",
@@ -89,6 +93,8 @@ def main() -> None:
     ap.add_argument("--strip-at", type=int, default=42,
                     help="the clip's frame (a multiple of 6) where the picture starts")  # fmt: skip
     args = ap.parse_args()
+    if args.every % args.out_every == 0:
+        raise SystemExit("--every N over --out-every M must not be a whole number")
     methods = args.methods.split(",")
     scores: dict[str, list[tuple[float, float]]] = {m: [] for m in methods}
     print(
@@ -96,30 +102,31 @@ def main() -> None:
     )
     for clip in args.clips:
         frames, rate = load(clip, args.max_frames, args.size)
-        source = frames[::3]
-        last = 3 * (len(source) - 1)  # the clip's index of the last source frame
-        scored = [k for k in range(len(frames)) if 2 * k <= last and (2 * k) % 3]
+        n, m = args.every, args.out_every
+        source = frames[::n]
+        last = n * (len(source) - 1)  # the clip's index of the last source frame
+        scored = [k for k in range(len(frames)) if m * k <= last and (m * k) % n]
         with tempfile.TemporaryDirectory() as tmp:
             src = Path(tmp) / "src.mkv"
-            write_gappy(src, source, list(range(len(source))), rate / 3)
+            write_gappy(src, source, list(range(len(source))), rate / n)
             made = {}
             for method in methods:
                 out = Path(tmp) / f"{method}.mkv"
-                convert(method, src, out, rate / 2)
-                made[method] = read_slots(out, rate / 2)
+                convert(method, src, out, rate / m)
+                made[method] = read_slots(out, rate / m)
         names = [c.name for c in args.clips]
         shown = args.strip_clip if args.strip_clip in names else names[0]
-        if args.strip and clip.name == shown:
+        if args.strip and clip.name == shown and (n, m) == (3, 2):
             strip(args.strip, frames, made, args.strip_at)
         # minterpolate may stop a frame short: every method is scored on the frames all made
         common = [k for k in scored if all(k in got for got in made.values())]
         for method, got in made.items():
-            p = float(np.mean([psnr(got[k], frames[2 * k]) for k in common]))
-            s = float(np.mean([ssim(got[k], frames[2 * k]) for k in common]))
+            p = float(np.mean([psnr(got[k], frames[m * k]) for k in common]))
+            s = float(np.mean([ssim(got[k], frames[m * k]) for k in common]))
             scores[method].append((p, s))
-            print(f"| {clip.name} ({rate / 3} -> {rate / 2} fps) | {method} | {p:.2f} | "
+            print(f"| {clip.name} ({rate / n} -> {rate / m} fps) | {method} | {p:.2f} | "
                   f"{s:.4f} | {len(common)} of {len(scored)} |", flush=True)  # fmt: skip
-    print(f"\nratio 3/2, {args.max_frames} frames of each clip, "
+    print(f"\nratio {args.every}/{args.out_every}, {args.max_frames} frames of each clip, "
           f"size {args.size or 'native'}\n\n| method | mean PSNR (dB) | mean SSIM |\n|---|---:|---:|")  # fmt: skip
     for method, rows in scores.items():
         print(f"| {method} | {np.mean([r[0] for r in rows]):.2f} | "
