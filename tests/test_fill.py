@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from fractions import Fraction
+from types import SimpleNamespace
 
 import av
 import numpy as np
@@ -13,7 +14,7 @@ from conftest import gappy, moving_scene, panning_scene, psnr, read_all, sha256,
 
 from framepred.baselines import Blend, Flow, Repeat
 from framepred.errors import VideoWriteError
-from framepred.fill import fill_video, inspect_video
+from framepred.fill import fill_video, inspect_video, rate_conversion
 
 MISSING = {0, 1, 5, 6, 7, 12, 13, 28, 29}
 
@@ -229,3 +230,19 @@ def test_flow_never_reuses_the_flows_of_freed_frames():
         stale += not np.array_equal(flow.synthesize([a], [b], [0.5])[0], expected)
         del b, a  # freed in this order, the next copies reuse the same objects' memory
     assert stale == 0
+
+
+@pytest.mark.parametrize(
+    "own, new, ratio",
+    [
+        (Fraction(25), Fraction(50), Fraction(2)),  # a whole multiple: the gap-filling path
+        (Fraction(24), Fraction(60), Fraction(5, 2)),  # retimed
+        (Fraction(30), Fraction(25), Fraction(5, 6)),
+        (Fraction(50), Fraction(25), Fraction(1, 2)),  # retimed: every other frame kept
+        (Fraction(30000, 1001), Fraction(2997, 100), Fraction(1)),  # --fps 29.97 is NTSC's
+        (Fraction(60000, 1001), Fraction(30), Fraction(1001, 2000)),  # 0.1% off: retimed
+        (Fraction(30), Fraction(2997, 100), Fraction(999, 1000)),
+    ],
+)
+def test_rate_conversion_snaps_only_within_a_hundredth_of_a_percent(own, new, ratio):
+    assert rate_conversion(SimpleNamespace(source_rate=own, frame_rate=new)) == ratio
