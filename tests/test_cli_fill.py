@@ -189,14 +189,22 @@ def test_fps_multiple_converts_a_video_up(tmp_path, caplog):
     assert report["n_filled"] == 12 and report["source_frame_rate"] == "25"
 
 
+# Retiming tests: a square moving 6 px a source frame at 25 fps, drawn 128 px wide so that the
+# truth at any output time of 30 fps (5k/6 source frames along) is the square 5k px along.
+retime_scene = functools.partial(moving_scene, w=128, speed=1)
+
+
+def retime_source(tmp_path, lost: tuple[int, ...] = ()):
+    frames = [(Fraction(j, 25), retime_scene(6 * j)) for j in range(10) if j not in lost]
+    return write_video(tmp_path / "in.mkv", frames, end=Fraction(10, 25))
+
+
 def test_fps_not_a_multiple_retimes_the_video(tmp_path, caplog):
     """25 -> 30 fps: output frame k lies 5k/6 of the way along the video's frames. Those on a
     frame (k = 0, 6) are that frame, bit-exact; the others are made at their own times,
     closer to the true frames there than the nearest frame is; the last frame's own span is
-    held. Moving at 6 px a frame, the truth at 5k/6 is the square 5k px along."""
-    scene = functools.partial(moving_scene, w=128, speed=1)
-    src = write_video(tmp_path / "in.mkv", [(Fraction(j, 25), scene(6 * j)) for j in range(10)],
-                      end=Fraction(10, 25))  # fmt: skip
+    held."""
+    scene, src = retime_scene, retime_source(tmp_path)
     out, rep = tmp_path / "o.mkv", tmp_path / "r.json"
     with caplog.at_level(logging.WARNING):
         result = run("fill", src, "-o", out, "--fps", "30", "--method", "flow", "--report", rep)
@@ -220,8 +228,7 @@ def test_fps_not_a_multiple_retimes_the_video(tmp_path, caplog):
 def test_info_tells_what_retiming_will_make(tmp_path):
     """`info --fps` is fill's dry run: on a 25 fps video with frame 3 lost, 30 fps is 12
     frames, two of them the video's own (frames 0 and 5), as fill then reports."""
-    frames = [(Fraction(j, 25), moving_scene(j)) for j in range(10) if j != 3]
-    src = write_video(tmp_path / "in.mkv", frames, end=Fraction(10, 25))
+    src = retime_source(tmp_path, lost=(3,))
     result = run("info", src, "--fps", "30")
     assert result.exit_code == 0, result.output
     assert "frame rate:    25 " in result.output and "1 slots in 1 gaps" in result.output
@@ -238,9 +245,7 @@ def test_info_tells_what_retiming_will_make(tmp_path):
 def test_fps_retiming_frames_names_the_video_s_own_frames(tmp_path):
     """With retiming, --frames 5 hides the video's frame 5 (output frame 6 lies on it): that
     output frame is made between frames 4 and 6, and reported as explicitly missing."""
-    scene = functools.partial(moving_scene, w=128, speed=1)
-    src = write_video(tmp_path / "in.mkv", [(Fraction(j, 25), scene(6 * j)) for j in range(10)],
-                      end=Fraction(10, 25))  # fmt: skip
+    scene, src = retime_scene, retime_source(tmp_path)
     rep = tmp_path / "r.json"
     result = run("fill", src, "-o", tmp_path / "o.mkv", "--fps", "30", "--method", "flow",
                  "--frames", "5", "--report", rep)  # fmt: skip
@@ -269,10 +274,7 @@ def test_fps_down_by_a_whole_factor_keeps_every_other_frame(tmp_path, caplog):
 def test_fps_retiming_fills_the_video_s_own_gaps_from_real_frames(tmp_path):
     """A lost frame of the video widens the span an output frame lies in: 25 -> 30 with frame 3
     missing makes output frames 3 and 4 (2.5 and 3 1/3 frames along) between frames 2 and 4."""
-    scene = functools.partial(moving_scene, w=128, speed=1)
-    src = write_video(tmp_path / "in.mkv",
-                      [(Fraction(j, 25), scene(6 * j)) for j in range(10) if j != 3],
-                      end=Fraction(10, 25))  # fmt: skip
+    scene, src = retime_scene, retime_source(tmp_path, lost=(3,))
     rep = tmp_path / "r.json"
     result = run("fill", src, "-o", tmp_path / "o.mkv", "--fps", "30", "--method", "flow",
                  "--report", rep)  # fmt: skip
