@@ -31,6 +31,7 @@ import imageio_ffmpeg
 
 PACKAGE, VERSION = "opencv-python", "4.10.0.84"
 INDEX = f"https://pypi.org/simple/{PACKAGE}/"
+DEST = Path("/tmp/ocv")  # the clips land in DEST/clean/NAME.mp4
 MEMBERS = {
     "box": "opencv/samples/cpp/tutorial_code/calib3d/real_time_pose_estimation/Data/box.mp4",
     "cup": "opencv/doc/js_tutorials/js_assets/cup.mp4",
@@ -66,7 +67,7 @@ def fetch(dest: Path) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--dest", type=Path, default=Path("/tmp/ocv"), help="download folder")
+    ap.add_argument("--dest", type=Path, default=DEST, help="download folder")
     args = ap.parse_args()
     try:
         extract(args.dest)

@@ -24,11 +24,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import framepred.lit_motion as lit_motion  # noqa: E402
+from benchmarks.dev_clips import DEST, MEMBERS  # noqa: E402
 from framepred.checkpoints import load_model  # noqa: E402
 from framepred.models.motion import Accel  # noqa: E402
 from framepred.train import PRESETS, TrainConfig, train  # noqa: E402
 
-CLIPS = [f"/tmp/ocv/clean/{c}.mp4" for c in ("box", "cup", "tree", "vtest", "Megamind")]
+CLIPS = [DEST / "clean" / f"{name}.mp4" for name in MEMBERS]
 
 
 def reversed_accel(acc: Accel | None) -> Accel | None:
@@ -79,11 +80,16 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=55)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    missing = [str(c) for c in CLIPS if not c.is_file()]
+    if missing:
+        raise SystemExit(
+            f"distill_ensemble: {missing[0]} not found; run python benchmarks/dev_clips.py"
+        )
     teacher, _ = load_model("default")
     teacher.eval().requires_grad_(False)
     # train() builds its module from this name: swap in the distilling one.
     lit_motion.MotionFillModule = distilling(teacher, args.weight)  # type: ignore[misc]
-    cfg = TrainConfig(data=CLIPS + ["synthetic"], out=args.out, model=dict(PRESETS["motion"]),
+    cfg = TrainConfig(data=[str(c) for c in CLIPS] + ["synthetic"], out=args.out, model=dict(PRESETS["motion"]),
                       max_time=args.minutes * 60, batch_size=8, lr=3e-4, loss="mse",
                       precision="bf16-mixed", init="default", val_every=500, working=64,
                       seed=args.seed)  # fmt: skip
