@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.fill import PATTERNS  # noqa: E402
 from benchmarks.fill_models import score_gaps  # noqa: E402
 from framepred.adapt import adapt  # noqa: E402
-from framepred.baselines import Flow, Synthesizer  # noqa: E402
 from framepred.fill import make_synthesizer  # noqa: E402
-from framepred.video import VideoReader  # noqa: E402
+from framepred.io.reader import VideoReader  # noqa: E402
+from framepred.synth.classical import Flow, Synthesizer  # noqa: E402
 
 
 def main() -> None:

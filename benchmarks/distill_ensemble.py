@@ -23,11 +23,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import framepred.lit_motion as lit_motion  # noqa: E402
+import framepred.train.motion as lit_motion  # noqa: E402
 from benchmarks.dev_clips import DEST, MEMBERS  # noqa: E402
-from framepred.checkpoints import load_model  # noqa: E402
-from framepred.models.motion import Accel  # noqa: E402
-from framepred.train import PRESETS, TrainConfig, train  # noqa: E402
+from framepred.models.interpolator import Accel  # noqa: E402
+from framepred.train.checkpoints import load_model  # noqa: E402
+from framepred.train.fit import PRESETS, TrainConfig, train  # noqa: E402
 
 CLIPS = [DEST / "clean" / f"{name}.mp4" for name in MEMBERS]
 

@@ -37,12 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clips import CLIPS  # noqa: E402
 from benchmarks.timing import synth_rate  # noqa: E402
-from framepred.checkpoints import builtin_path  # noqa: E402
-from framepred.ensemble import SIZES, SelfEnsemble  # noqa: E402
 from framepred.errors import FramepredError  # noqa: E402
 from framepred.fill import fill_video, make_synthesizer  # noqa: E402
-from framepred.video import VideoReader  # noqa: E402
-from framepred.video_writer import ffmpeg_exe  # noqa: E402
+from framepred.io.reader import VideoReader  # noqa: E402
+from framepred.io.writer import ffmpeg_exe  # noqa: E402
+from framepred.synth.ensemble import SIZES, SelfEnsemble  # noqa: E402
+from framepred.train.checkpoints import builtin_path  # noqa: E402
 
 PATTERNS = {"x2": lambda i: i % 2 == 0, "gap3": lambda i: i % 5 < 2}
 MINTERPOLATE = "mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"

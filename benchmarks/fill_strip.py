@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from framepred.baselines import context_spacing  # noqa: E402
-from framepred.compare import write_strip  # noqa: E402
-from framepred.ensemble import SIZES, SelfEnsemble  # noqa: E402
+from framepred.eval.compare import write_strip  # noqa: E402
 from framepred.fill import make_synthesizer  # noqa: E402
-from framepred.video import VideoReader  # noqa: E402
+from framepred.io.reader import VideoReader  # noqa: E402
+from framepred.synth.classical import context_spacing  # noqa: E402
+from framepred.synth.ensemble import SIZES, SelfEnsemble  # noqa: E402
 
 
 def main() -> None:

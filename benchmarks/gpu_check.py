@@ -62,12 +62,12 @@ def _stub_av() -> None:
 _stub_av()
 
 from benchmarks.timing import synth_rate  # noqa: E402
-from framepred.checkpoints import builtin_path  # noqa: E402
 from framepred.data.mmnist import load_digits, moving_mnist_sequence  # noqa: E402
 from framepred.fill import METHODS, make_synthesizer  # noqa: E402
 from framepred.models import EncoderForecaster, ModelConfig  # noqa: E402
 from framepred.models.cells import set_fast_paths  # noqa: E402
-from framepred.predict import pick_device  # noqa: E402
+from framepred.predict.predictor import pick_device  # noqa: E402
+from framepred.train.checkpoints import builtin_path  # noqa: E402
 
 MMNIST = ModelConfig(in_chs=1, patch_size=4, stem_chs=32, stage_chs=(48, 64), kernel_size=3)
 

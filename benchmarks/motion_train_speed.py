@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from framepred.data.forecast import ForecastBatches  # noqa: E402
 from framepred.data.mmnist import MovingMNIST  # noqa: E402
-from framepred.lit_motion import motion_loss  # noqa: E402
-from framepred.models.motion import speed_up  # noqa: E402
-from framepred.models.motion_forecast import MotionForecastConfig, MotionForecaster  # noqa: E402
+from framepred.models.forecaster import MotionForecastConfig, MotionForecaster  # noqa: E402
+from framepred.models.interpolator import speed_up  # noqa: E402
 from framepred.precision import bf16_is_fast  # noqa: E402
-from framepred.train import MMNIST_HORIZON, MMNIST_SIDE, PRESETS  # noqa: E402
+from framepred.train.fit import MMNIST_HORIZON, MMNIST_SIDE, PRESETS  # noqa: E402
+from framepred.train.motion import motion_loss  # noqa: E402
 
 
 def step(

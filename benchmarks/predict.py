@@ -23,9 +23,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clips import CLIPS  # noqa: E402
-from framepred.compare import psnr_u8  # noqa: E402
-from framepred.forecasters import get_forecaster  # noqa: E402
-from framepred.video import VideoReader  # noqa: E402
+from framepred.eval.compare import psnr_u8  # noqa: E402
+from framepred.io.reader import VideoReader  # noqa: E402
+from framepred.predict.forecasters import get_forecaster  # noqa: E402
 
 CONTEXT, HORIZON = 10, 5
 
@@ -109,7 +109,7 @@ def main() -> None:
         gain = (scores["model"] - scores["flow"]).mean() / max(count, 1)
         print(f"  model - flow extrapolation: {gain:+.2f} dB")
     if args.plot:
-        from framepred.plots import _figure, _save
+        from framepred.eval.plots import _figure, _save
 
         fig, (ax,) = _figure(1)
         for m in methods:

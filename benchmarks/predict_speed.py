@@ -34,7 +34,7 @@ from framepred.models import EncoderForecaster, ModelConfig  # noqa: E402
 from framepred.models.cells import set_fast_paths  # noqa: E402
 from framepred.models.reference import ReferenceConvLSTM  # noqa: E402
 from framepred.precision import bf16_is_fast  # noqa: E402
-from framepred.predict import FramePredictor  # noqa: E402
+from framepred.predict.predictor import FramePredictor  # noqa: E402
 
 CONFIG = ModelConfig(in_chs=1, patch_size=4, stem_chs=32, stage_chs=(48, 64), kernel_size=3)
 

@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clips import CLIPS  # noqa: E402
 from benchmarks.fill import MINTERPOLATE, psnr, read_slots, ssim, write_gappy  # noqa: E402
-from framepred.compare import write_strip  # noqa: E402
+from framepred.eval.compare import write_strip  # noqa: E402
 from framepred.fill import fill_video  # noqa: E402
-from framepred.video import VideoReader  # noqa: E402
-from framepred.video_writer import ffmpeg_exe  # noqa: E402
+from framepred.io.reader import VideoReader  # noqa: E402
+from framepred.io.writer import ffmpeg_exe  # noqa: E402
 
 
 def load(clip: Path, max_frames: int, size: str | None) -> tuple[list[np.ndarray], Fraction]:

@@ -7,11 +7,11 @@ from pathlib import Path
 import click
 
 from cli.options import device_option, ensemble_option, model_option
-from framepred.atomic import check_writable_target
 from framepred.errors import InputShapeError
-from framepred.eval_video import evaluate, parse_pattern
-from framepred.mmnist_eval import Predictor, copy_last, evaluate_mmnist, zeros
-from framepred.predict import FramePredictor, load_predictor
+from framepred.eval.mmnist import Predictor, copy_last, evaluate_mmnist, zeros
+from framepred.eval.video import evaluate, parse_pattern
+from framepred.io.atomic import check_writable_target
+from framepred.predict.predictor import FramePredictor, load_predictor
 
 
 def _check_pattern(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -157,12 +157,12 @@ def eval_command(
     )
     click.echo(result.table())
     if plot is not None:
-        from framepred.plots import plot_eval
+        from framepred.eval.plots import plot_eval
 
         plot_eval(result, plot)
         click.echo(f"wrote {plot}", err=True)
     if json_path is not None:
-        from framepred.atomic import atomic_path
+        from framepred.io.atomic import atomic_path
 
         with atomic_path(json_path) as tmp:
             tmp.write_text(result.to_json())

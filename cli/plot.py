@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from framepred.plots import plot_training
+from framepred.eval.plots import plot_training
 
 
 @click.command("plot")

@@ -16,8 +16,8 @@ from cli.options import (
     precision_option,
 )
 from framepred.errors import InputShapeError
-from framepred.forecasters import FORECASTERS
-from framepred.predict_io import parse_start, predict_file, predict_video
+from framepred.predict.forecasters import FORECASTERS
+from framepred.predict.video import parse_start, predict_file, predict_video
 
 VIDEO_ONLY = (
     "start",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from framepred.train import PRESETS, TrainConfig, task_of, train
+from framepred.train.fit import PRESETS, TrainConfig, task_of, train
 
 
 @click.command("train")

@@ -26,13 +26,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from framepred.backtest import SPAN, batch_damping
 from framepred.data.forecast import ForecastBatches
 from framepred.data.interp import GapBatches
-from framepred.lit_motion import batch_accel, charbonnier, psnr_u8
-from framepred.models.motion import MotionInterpolator
-from framepred.models.motion_forecast import MotionForecaster
-from framepred.motion_fill import working_size
+from framepred.models.forecaster import MotionForecaster
+from framepred.models.interpolator import MotionInterpolator
+from framepred.predict.backtest import SPAN, batch_damping
+from framepred.synth.motion import working_size
+from framepred.train.motion import batch_accel, charbonnier, psnr_u8
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,6 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from framepred.atomic import atomic_path, check_writable_target
-from framepred.baselines import Flow, Repeat, Synthesizer, context_spacing, get_synthesizer
-from framepred.ensemble import SelfEnsemble
-from framepred.ensemble import check as check_ensemble
 from framepred.errors import FramepredError, InputShapeError, VideoOpenError, VideoWriteError
 from framepred.gaps import (
     Gap,
@@ -42,9 +38,13 @@ from framepred.gaps import (
     runs,
     slots_from_spec,
 )
-from framepred.pipelining import BackgroundWriter, prefetch
-from framepred.video import VideoInfo, VideoReader, probe
-from framepred.video_writer import VideoWriter, output_kind
+from framepred.io.atomic import atomic_path, check_writable_target
+from framepred.io.pipelining import BackgroundWriter, prefetch
+from framepred.io.reader import VideoInfo, VideoReader, probe
+from framepred.io.writer import VideoWriter, output_kind
+from framepred.synth.classical import Flow, Repeat, Synthesizer, context_spacing, get_synthesizer
+from framepred.synth.ensemble import SelfEnsemble
+from framepred.synth.ensemble import check as check_ensemble
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def make_synthesizer(
     name = str(model or "default")
     if name == "default":
         try:
-            from framepred.checkpoints import builtin_path
+            from framepred.train.checkpoints import builtin_path
         except ImportError:
             builtin = None
         else:
@@ -152,14 +152,14 @@ def make_synthesizer(
         if builtin is None:
             log.warning("no learned default model is shipped yet; using --method flow")
             return Flow()
-    from framepred.checkpoints import load_model
-    from framepred.models.motion import MotionInterpolator
-    from framepred.predict import pick_device, predictor_for
+    from framepred.models.interpolator import MotionInterpolator
+    from framepred.predict.predictor import pick_device, predictor_for
+    from framepred.train.checkpoints import load_model
 
     dev = pick_device(device)
     net, meta = load_model(model or "default", dev)
     if isinstance(net, MotionInterpolator):
-        from framepred.motion_fill import MotionSynthesizer
+        from framepred.synth.motion import MotionSynthesizer
 
         return MotionSynthesizer(net, dev, precision)
     return ModelSynthesizer(predictor_for(net, dev, meta, precision=precision))
@@ -315,7 +315,7 @@ def fill_video(
             frames before filling (`framepred.adapt`); 0 skips it.
         precision: the network's precision, "32", "bf16" or "auto" (`framepred.precision`).
         ensemble: average each synthesized frame over this many mirrored and time-reversed
-            views of its gap (1, 2, 4 or 8; `framepred.ensemble`): sharper estimates at
+            views of its gap (1, 2, 4 or 8; `framepred.synth.ensemble`): sharper estimates at
             about that many times the synthesis work.
     """
     input, output = Path(input), Path(output)
@@ -393,7 +393,7 @@ def _adapt(synth: Synthesizer, input: Path, fps, steps: int, progress: bool) -> 
     from dataclasses import asdict
 
     from framepred.adapt import adapt
-    from framepred.motion_fill import MotionSynthesizer
+    from framepred.synth.motion import MotionSynthesizer
 
     if not isinstance(synth, MotionSynthesizer):
         raise FramepredError("--adapt needs the learned motion model (--method model)")

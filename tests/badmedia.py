@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from conftest import gappy, moving_scene, write_video
 
-from framepred.video_writer import ffmpeg_exe
+from framepred.io.writer import ffmpeg_exe
 
 RATE = 25
 

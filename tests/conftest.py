@@ -141,7 +141,7 @@ def sha256(path: Path) -> str:
 
 
 def read_all(path: Path):
-    from framepred.video import VideoReader
+    from framepred.io.reader import VideoReader
 
     with VideoReader(path) as reader:
         frames = list(reader)
@@ -172,7 +172,7 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A `framepred train` output folder from a few steps of the tiny preset."""
-    from framepred.train import PRESETS, TrainConfig, train
+    from framepred.train.fit import PRESETS, TrainConfig, train
 
     out = tmp_path_factory.mktemp("tiny_run")
     train(

@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from framepred.train import PRESETS, TrainConfig, train
+from framepred.train.fit import PRESETS, TrainConfig, train
 
 
 class SaveRankWeights(Callback):

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from framepred.baselines import Flow, Synthesizer, context_spacing
-from framepred.compare import psnr_u8
 from framepred.data.interp import GapBatches
-from framepred.models.motion import Accel, MotionConfig, MotionInterpolator, grow_to_accel
+from framepred.eval.compare import psnr_u8
+from framepred.models.interpolator import Accel, MotionConfig, MotionInterpolator, grow_to_accel
 from framepred.models.warp import accel_shift, acceleration
-from framepred.motion_fill import MotionSynthesizer
+from framepred.synth.classical import Flow, Synthesizer, context_spacing
+from framepred.synth.motion import MotionSynthesizer
 from tests.conftest import pan_texture
 
 TINY = MotionConfig(chs=(4, 8, 8, 8))
@@ -165,7 +165,7 @@ class _Spy(Synthesizer):
 def test_fill_tells_the_synthesizer_where_the_context_frames_lie(kept, want):
     from framepred.fill import FillReport, _fill_stream
     from framepred.gaps import SlotItem
-    from framepred.video import VideoInfo
+    from framepred.io.reader import VideoInfo
 
     items = [SlotItem(i, np.full((8, 8, 3), i, np.uint8) if kept(i) else None, None if kept(i)
                       else "timestamps") for i in range(22)]  # fmt: skip

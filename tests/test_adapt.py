@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from framepred.adapt import StrideBatches, TimedGapBatches, adapt, collect_windows
-from framepred.models.motion import MotionConfig, MotionInterpolator
+from framepred.models.interpolator import MotionConfig, MotionInterpolator
 from tests.conftest import moving_scene
 
 

@@ -10,13 +10,13 @@ import torch
 from click.testing import CliRunner
 
 from cli.main import cli
-from framepred.backtest import SPAN, backtest_damping
-from framepred.checkpoints import export_model, load_model
 from framepred.data.forecast import ForecastBatches
-from framepred.models.motion_forecast import MotionForecastConfig, MotionForecaster, damped_shifts
+from framepred.models.forecaster import MotionForecastConfig, MotionForecaster, damped_shifts
 from framepred.models.warp import project_flow
-from framepred.predict import MotionPredictor, load_predictor, predict_array
-from framepred.train import TrainConfig, train
+from framepred.predict.backtest import SPAN, backtest_damping
+from framepred.predict.predictor import MotionPredictor, load_predictor, predict_array
+from framepred.train.checkpoints import export_model, load_model
+from framepred.train.fit import TrainConfig, train
 from tests.test_train_motion import bouncing, clips  # noqa: F401  (fixture)
 
 TINY = {"head": "motion-forecast", "chs": [4, 8, 8, 8]}

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from conftest import moving_scene, read_all, sha256
 
 from cli.main import cli
-from framepred.video import probe
+from framepred.io.reader import probe
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from framepred.checkpoints import builtin_names, export_model, load_model, resolve
 from framepred.errors import CheckpointError
 from framepred.models import EncoderForecaster, ModelConfig
+from framepred.train.checkpoints import builtin_names, export_model, load_model, resolve
 
 
 class _RunsCode:
@@ -77,8 +77,8 @@ def test_unknown_names_list_the_builtins(tmp_path):
 
 def test_builtin_models_load_by_name():
     from framepred.models import EncoderForecaster
-    from framepred.models.motion import MotionInterpolator
-    from framepred.models.motion_forecast import MotionForecaster
+    from framepred.models.forecaster import MotionForecaster
+    from framepred.models.interpolator import MotionInterpolator
 
     assert {"default", "forecast", "mmnist", "mmnist-pixel"} <= set(builtin_names())
     assert isinstance(load_model("mmnist")[0], MotionForecaster)  # the best digit predictor
@@ -102,8 +102,8 @@ def test_builtin_models_load_by_name():
 
 
 def test_the_shipped_forecaster_predicts_video_by_default():
-    from framepred.forecasters import video_model
-    from framepred.models.motion_forecast import MotionForecaster
+    from framepred.models.forecaster import MotionForecaster
+    from framepred.predict.forecasters import video_model
 
     assert video_model() == "forecast"
     net, _ = load_model("forecast")

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from framepred.predict import load_predictor, predict_array
+from framepred.predict.predictor import load_predictor, predict_array
 
 
 def run(*args: str):

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from conftest import moving_scene, read_all, write_video
 
 from cli.main import cli
-from framepred.compare import (
+from framepred.eval.compare import (
     SEPARATOR,
     error_map,
     header_height,
@@ -20,8 +20,8 @@ from framepred.compare import (
     side_by_side_frames,
     strip_image,
 )
-from framepred.eval_video import EvalResult, MethodScore
-from framepred.plots import PlotError, plot_eval, plot_training
+from framepred.eval.plots import PlotError, plot_eval, plot_training
+from framepred.eval.video import EvalResult, MethodScore
 
 H, W = 48, 64
 

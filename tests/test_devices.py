@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from framepred.fill import make_synthesizer
-from framepred.predict import pick_device
+from framepred.predict.predictor import pick_device
 
 ROOT = Path(__file__).resolve().parents[1]
 

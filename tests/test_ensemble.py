@@ -10,12 +10,12 @@ import torch
 from conftest import gappy, panning_scene, read_all, write_video
 from test_fill import FakePredictor
 
-from framepred.baselines import Blend, Flow, Synthesizer
-from framepred.ensemble import MEMBERS, SelfEnsemble
 from framepred.errors import FramepredError
 from framepred.fill import fill_video
-from framepred.models.motion import MotionConfig, MotionInterpolator
-from framepred.motion_fill import MotionSynthesizer
+from framepred.models.interpolator import MotionConfig, MotionInterpolator
+from framepred.synth.classical import Blend, Flow, Synthesizer
+from framepred.synth.ensemble import MEMBERS, SelfEnsemble
+from framepred.synth.motion import MotionSynthesizer
 
 rng = np.random.default_rng(0)
 A, B = (rng.integers(0, 256, (12, 20, 3), dtype=np.uint8) for _ in range(2))

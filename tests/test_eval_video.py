@@ -14,12 +14,12 @@ from click.testing import CliRunner
 from conftest import moving_scene, write_video
 
 from cli.main import cli
-from framepred.baselines import Synthesizer
-from framepred.checkpoints import export_model
 from framepred.errors import InputShapeError
-from framepred.eval_video import evaluate, parse_pattern
-from framepred.forecasters import Forecaster
+from framepred.eval.video import evaluate, parse_pattern
 from framepred.models import EncoderForecaster, ModelConfig
+from framepred.predict.forecasters import Forecaster
+from framepred.synth.classical import Synthesizer
+from framepred.train.checkpoints import export_model
 
 N = 24
 

@@ -94,8 +94,8 @@ def test_opencv_render_matches_the_torch_render(full):
     positions differ)."""
     import numpy as np
 
-    from framepred.models.motion import MotionInterpolator, Slot
-    from framepred.motion_fill import render_u8, to_tensor
+    from framepred.models.interpolator import MotionInterpolator, Slot
+    from framepred.synth.motion import render_u8, to_tensor
 
     rng = np.random.default_rng(0)
     h, w = full
@@ -124,8 +124,8 @@ def test_speed_up_gives_the_same_predictions(kind):
     """The motion models run in `speed_up`'s layout (channels-last weights, no convolution of
     the zero initial state) for inference and training; outputs match the plain layout to
     1e-5."""
-    from framepred.models.motion import MotionConfig, MotionInterpolator, speed_up
-    from framepred.models.motion_forecast import MotionForecastConfig, MotionForecaster
+    from framepred.models.forecaster import MotionForecastConfig, MotionForecaster
+    from framepred.models.interpolator import MotionConfig, MotionInterpolator, speed_up
 
     torch.manual_seed(0)
     h, w = 40, 56
@@ -149,9 +149,9 @@ def test_speed_up_gives_the_same_predictions(kind):
 
 def test_exported_weights_are_plain_contiguous_tensors(tmp_path):
     """A model trained in `speed_up`'s layout ships ordinary contiguous weights."""
-    from framepred.checkpoints import export_model
-    from framepred.models.motion import speed_up
-    from framepred.models.motion_forecast import MotionForecastConfig, MotionForecaster
+    from framepred.models.forecaster import MotionForecastConfig, MotionForecaster
+    from framepred.models.interpolator import speed_up
+    from framepred.train.checkpoints import export_model
 
     net = speed_up(MotionForecaster(MotionForecastConfig(chs=(4, 8, 8, 8))))
     assert not all(p.is_contiguous() for p in net.parameters())
@@ -165,7 +165,7 @@ def test_slot_input_buffer_equals_concatenate_then_pad(dtype):
     """The motion model writes a slot's input channels straight into one padded buffer (of
     the autocast dtype); it holds exactly what concatenating, replicate-padding and casting
     gave, and gradients reach every part."""
-    from framepred.models.motion import MotionConfig, MotionInterpolator
+    from framepred.models.interpolator import MotionConfig, MotionInterpolator
 
     net = MotionInterpolator(MotionConfig(chs=(4, 8, 8, 8)))
     g = torch.Generator().manual_seed(0)

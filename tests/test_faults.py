@@ -23,10 +23,10 @@ from click.testing import CliRunner
 from conftest import moving_scene, read_all, sha256, write_video
 from lightning.pytorch.callbacks import Callback
 
-import framepred.atomic
+import framepred.io.atomic
 from cli.main import cli
 from framepred.errors import TrainingError
-from framepred.train import PRESETS, TrainConfig, train
+from framepred.train.fit import PRESETS, TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -105,7 +105,7 @@ def test_training_killed_mid_run_resumes_to_the_same_step_count(tmp_path, monkey
     assert killed_at is not None and 2 <= killed_at < steps, killed_at
 
     # The resumed run only runs the steps that were missing, then stops at the same total.
-    from framepred.lit import FramePredictorModule
+    from framepred.train.pixel import FramePredictorModule
 
     calls = []
     step = FramePredictorModule.training_step
@@ -180,7 +180,7 @@ def test_fill_interrupted_leaves_the_previous_output_or_none(tmp_path, long_clip
 
 def test_a_live_writers_partial_is_not_removed(tmp_path):
     target = tmp_path / "o.mkv"
-    own = framepred.atomic.partial_path(target)  # this process's: a write in progress
+    own = framepred.io.atomic.partial_path(target)  # this process's: a write in progress
     own.write_bytes(b"x")
     live = own.with_name(own.name.replace(f".{os.getpid()}-", f".{os.getppid()}-"))
     live.write_bytes(b"x")
@@ -188,7 +188,7 @@ def test_a_live_writers_partial_is_not_removed(tmp_path):
     dead.write_bytes(b"x")
     other = tmp_path / ".other.999999999-0123abcd.partial.mkv"
     other.write_bytes(b"x")
-    assert framepred.atomic.remove_stale_partials(target) == [dead]
+    assert framepred.io.atomic.remove_stale_partials(target) == [dead]
     assert own.exists() and live.exists() and other.exists() and not dead.exists()
 
 
@@ -200,7 +200,7 @@ def full_disk(monkeypatch):
     """Every atomic write goes to /dev/full (ENOSPC on write), through a symlink."""
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this system")
-    make = framepred.atomic.partial_path
+    make = framepred.io.atomic.partial_path
     links: list[Path] = []
 
     def to_dev_full(target: Path) -> Path:
@@ -210,7 +210,7 @@ def full_disk(monkeypatch):
             links.append(path)
         return path
 
-    monkeypatch.setattr(framepred.atomic, "partial_path", to_dev_full)
+    monkeypatch.setattr(framepred.io.atomic, "partial_path", to_dev_full)
     return links
 
 
@@ -227,10 +227,10 @@ def test_full_disk_is_one_clear_error_and_no_output(tmp_path, gappy_mkv, full_di
 
 
 def test_full_disk_for_png_frames(tmp_path, gappy_mkv, monkeypatch):
-    import framepred.video_writer
+    import framepred.io.writer
 
     monkeypatch.setattr(
-        framepred.video_writer.cv2, "imwrite", lambda *a: False
+        framepred.io.writer.cv2, "imwrite", lambda *a: False
     )  # what a full disk gives
     out = tmp_path / "frames"
     result = _run("fill", gappy_mkv, "-o", out, "--method", "flow", "--no-progress")
@@ -239,7 +239,7 @@ def test_full_disk_for_png_frames(tmp_path, gappy_mkv, monkeypatch):
 
 
 def test_full_disk_for_the_report_keeps_the_whole_video(tmp_path, gappy_mkv, monkeypatch):
-    make = framepred.atomic.partial_path
+    make = framepred.io.atomic.partial_path
 
     def json_to_dev_full(target: Path) -> Path:
         path = make(target)
@@ -247,7 +247,7 @@ def test_full_disk_for_the_report_keeps_the_whole_video(tmp_path, gappy_mkv, mon
             path.symlink_to("/dev/full")
         return path
 
-    monkeypatch.setattr(framepred.atomic, "partial_path", json_to_dev_full)
+    monkeypatch.setattr(framepred.io.atomic, "partial_path", json_to_dev_full)
     out, report = tmp_path / "o.mkv", tmp_path / "r.json"
     result = _run("fill", gappy_mkv, "-o", out, "--method", "flow", "--report", report,
                   "--no-progress")  # fmt: skip

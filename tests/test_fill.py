@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from conftest import gappy, moving_scene, panning_scene, psnr, read_all, sha256, write_video
 
-from framepred.baselines import Blend, Flow, Repeat
 from framepred.errors import VideoWriteError
 from framepred.fill import fill_video, inspect_video, rate_conversion
+from framepred.synth.classical import Blend, Flow, Repeat
 
 MISSING = {0, 1, 5, 6, 7, 12, 13, 28, 29}
 
@@ -177,7 +177,7 @@ def test_model_method_forward_and_reversed_at_start(tmp_path):
 
 
 def test_model_default_falls_back_to_flow(tmp_path, monkeypatch, caplog):
-    import framepred.checkpoints as checkpoints
+    import framepred.train.checkpoints as checkpoints
 
     monkeypatch.setattr(checkpoints, "builtin_path", lambda name: None)
     src = write_video(tmp_path / "a.mkv", gappy([0, 2]))

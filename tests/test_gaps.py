@@ -11,7 +11,6 @@ from conftest import moving_scene
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from framepred.baselines import Synthesizer
 from framepred.gaps import (
     Gap,
     Grid,
@@ -22,6 +21,7 @@ from framepred.gaps import (
     is_scene_cut,
     slots_from_spec,
 )
+from framepred.synth.classical import Synthesizer
 
 GRID = Grid(Fraction(0), Fraction(1, 25))
 
@@ -192,7 +192,7 @@ def test_fill_stream_passes_known_frames_through_in_order(
 ):
     from framepred.errors import VideoWriteError
     from framepred.fill import FillReport, _fill_stream
-    from framepred.video import VideoInfo
+    from framepred.io.reader import VideoInfo
 
     items, kept_known, n_slots, _ = _plan(kept, jitter, colliders, explicit, extra)
     info = VideoInfo(Path("x"), 8, 8, Fraction(25), None, Fraction(0), None, None, "-", "-",

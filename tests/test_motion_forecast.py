@@ -11,13 +11,13 @@ import torch
 from click.testing import CliRunner
 
 from cli.main import cli
-from framepred.checkpoints import export_model, load_model
 from framepred.errors import FramepredError
-from framepred.mmnist_eval import copy_last
-from framepred.models.motion_forecast import MotionForecastConfig, MotionForecaster
+from framepred.eval.mmnist import copy_last
+from framepred.models.forecaster import MotionForecastConfig, MotionForecaster
 from framepred.models.warp import backward_warp
-from framepred.predict import MotionPredictor, load_predictor, predict_array
-from framepred.train import TrainConfig, train
+from framepred.predict.predictor import MotionPredictor, load_predictor, predict_array
+from framepred.train.checkpoints import export_model, load_model
+from framepred.train.fit import TrainConfig, train
 from tests.test_train_motion import bouncing, clips  # noqa: F401  (fixture)
 
 TINY = {"head": "motion-forecast", "chs": [4, 8, 8, 8]}
@@ -93,7 +93,7 @@ def test_a_short_forecast_run_lowers_the_validation_loss(clips, tmp_path):  # no
 
 def test_a_fill_model_is_refused_by_predict_clearly(tmp_path):
     from framepred.errors import CheckpointError
-    from framepred.models.motion import MotionConfig, MotionInterpolator
+    from framepred.models.interpolator import MotionConfig, MotionInterpolator
 
     path = export_model(MotionInterpolator(MotionConfig(chs=(4, 8, 8, 8))), tmp_path / "m.pt")
     with pytest.raises(CheckpointError, match="gap-filling"):
@@ -103,7 +103,7 @@ def test_a_fill_model_is_refused_by_predict_clearly(tmp_path):
 @pytest.mark.parametrize("backtest", [False, True])
 def test_predict_adapt_learns_from_the_past_only(tmp_path, monkeypatch, backtest):
     import framepred.adapt
-    from framepred.predict_io import predict_video
+    from framepred.predict.video import predict_video
     from tests.conftest import write_video
 
     video = tmp_path / "bounce.mkv"
@@ -129,7 +129,7 @@ def test_predict_adapt_learns_from_the_past_only(tmp_path, monkeypatch, backtest
 
 def test_predict_adapt_needs_a_motion_forecaster(tmp_path, tiny_ckpt):
     from framepred.errors import FramepredError
-    from framepred.predict_io import predict_video
+    from framepred.predict.video import predict_video
     from tests.conftest import write_video
 
     video = tmp_path / "bounce.mkv"
@@ -156,7 +156,7 @@ def test_sequences_predicted_together_equal_one_at_a_time():
 
 
 def test_the_forecaster_trains_on_moving_mnist_and_is_scored_by_eval(tmp_path):
-    from framepred.mmnist_eval import evaluate_mmnist
+    from framepred.eval.mmnist import evaluate_mmnist
 
     out = tmp_path / "mm"
     result = CliRunner().invoke(
@@ -193,7 +193,7 @@ def test_only_the_forward_motion_model_trains_on_moving_mnist(tmp_path):
 
 
 def test_the_shipped_mmnist_model_beats_copy_last_on_held_out_digits():
-    from framepred.mmnist_eval import evaluate_mmnist
+    from framepred.eval.mmnist import evaluate_mmnist
 
     scores = evaluate_mmnist(
         {"mmnist": load_predictor("mmnist", "cpu"), "copy-last": copy_last},

@@ -9,7 +9,7 @@ from contextlib import closing
 
 import pytest
 
-from framepred.pipelining import BackgroundWriter, prefetch
+from framepred.io.pipelining import BackgroundWriter, prefetch
 
 
 def _threads() -> set[str]:

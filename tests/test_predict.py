@@ -6,7 +6,7 @@ import torch
 
 from framepred.errors import InputShapeError
 from framepred.models import EncoderForecaster, ModelConfig
-from framepred.predict import FramePredictor, predict_array
+from framepred.predict.predictor import FramePredictor, predict_array
 
 
 @pytest.fixture(scope="module")

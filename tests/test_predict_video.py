@@ -14,11 +14,11 @@ from click.testing import CliRunner
 from conftest import moving_scene, panning_scene, psnr, read_all, write_video
 
 from cli.main import cli
-from framepred.checkpoints import export_model
-from framepred.forecasters import CopyLast, FlowExtrapolation, ModelForecaster
 from framepred.models import EncoderForecaster, ModelConfig
-from framepred.predict import FramePredictor
-from framepred.predict_io import parse_start, predict_video
+from framepred.predict.forecasters import CopyLast, FlowExtrapolation, ModelForecaster
+from framepred.predict.predictor import FramePredictor
+from framepred.predict.video import parse_start, predict_video
+from framepred.train.checkpoints import export_model
 
 N = 30  # frames in every synthetic clip (64x48, 25 fps)
 
@@ -118,7 +118,7 @@ def test_npy_output_shapes_for_every_video_input_form(form, tmp_path):
         src = write_video(tmp_path / f"in.{form}", frames)
     else:
         src = tmp_path / ("in" if form == "folder" else "in.gif")
-        from framepred.video_writer import VideoWriter
+        from framepred.io.writer import VideoWriter
 
         with VideoWriter(src, Fraction(25)) as w:
             for _, image in frames:
@@ -225,7 +225,7 @@ def test_strip_gets_a_row_per_compared_method(pan_mkv, tmp_path):
 
 
 def test_model_method_falls_back_to_flow_without_a_video_model(pan_mkv, tmp_path, monkeypatch):
-    monkeypatch.setattr("framepred.predict_io.video_model", lambda: None)
+    monkeypatch.setattr("framepred.predict.video.video_model", lambda: None)
     report = predict_video(pan_mkv, tmp_path / "o.npy", horizon=1, context=2, start=10,
                            progress=False)  # fmt: skip
     assert report.method == "flow"

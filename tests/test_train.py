@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from framepred.checkpoints import export_model, load_model
 from framepred.errors import FramepredError, TrainingError
-from framepred.lit import FramePredictorModule
-from framepred.train import PRESETS, TrainConfig, train
+from framepred.train.checkpoints import export_model, load_model
+from framepred.train.fit import PRESETS, TrainConfig, train
+from framepred.train.pixel import FramePredictorModule
 
 
 def _seq(b=2, t=20, size=16):

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from framepred.checkpoints import load_model
 from framepred.errors import FramepredError
-from framepred.models.motion import MotionInterpolator
-from framepred.train import TrainConfig, train
+from framepred.models.interpolator import MotionInterpolator
+from framepred.train.checkpoints import load_model
+from framepred.train.fit import TrainConfig, train
 from tests.conftest import moving_scene, write_video
 
 
@@ -98,8 +98,8 @@ def test_init_must_fit_the_data(clips, tmp_path, tiny_ckpt):
 
 
 def test_accel_grows_an_init_model_and_trains_it(clips, tmp_path):
-    from framepred.checkpoints import export_model
-    from framepred.models.motion import MotionConfig
+    from framepred.models.interpolator import MotionConfig
+    from framepred.train.checkpoints import export_model
 
     start = tmp_path / "linear.pt"
     export_model(MotionInterpolator(MotionConfig(chs=(4, 8, 8, 8))), start)

@@ -1,4 +1,4 @@
-"""framepred.video: reading with exact timestamps, writing every output kind, errors."""
+"""framepred.io.reader: reading with exact timestamps, writing every output kind, errors."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from conftest import gappy, moving_scene, read_all, write_video
 
 from framepred.errors import VideoOpenError, VideoWriteError
-from framepred.video import VideoReader, probe, to_rgb8
-from framepred.video_writer import VideoWriter
+from framepred.io.reader import VideoReader, probe, to_rgb8
+from framepred.io.writer import VideoWriter
 
 
 def test_reader_gives_exact_pts_and_rgb(tmp_path):

@@ -43,7 +43,7 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from framepred.data.synthetic import SyntheticMotion, load_photos, single_thread_in_workers
 from framepred.errors import VideoOpenError
-from framepred.video import IMAGE_EXTS, VideoReader, _numbered_images, to_rgb8
+from framepred.io.reader import IMAGE_EXTS, VideoReader, _numbered_images, to_rgb8
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ full-resolution frames are (s*w) x (s*w) and the working-resolution ones w x w, 
 is computed at the working resolution exactly as prediction does at inference. With `span`,
 each window also carries a longer context at the working resolution and the flows between
 its frames, for the back-test of a model that chooses its velocity decay
-(`framepred.backtest`).
+(`framepred.predict.backtest`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import Dataset
 
 from framepred.data.interp import Batch, GapBatches, GapDataModule, _dis
-from framepred.motion_fill import back_flows, grey_small
+from framepred.synth.motion import back_flows, grey_small
 
 
 class ForecastBatches(GapBatches):

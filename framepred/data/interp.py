@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
-from framepred.motion_fill import dis_flows, grey_small
+from framepred.synth.motion import dis_flows, grey_small
 
 Batch = dict[str, Any]
 

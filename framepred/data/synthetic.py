@@ -32,7 +32,7 @@ import torch
 from torch.utils.data import Dataset, get_worker_info
 
 from framepred.errors import VideoOpenError
-from framepred.video import IMAGE_EXTS, to_rgb8
+from framepred.io.reader import IMAGE_EXTS, to_rgb8
 
 log = logging.getLogger(__name__)
 

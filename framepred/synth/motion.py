@@ -18,11 +18,11 @@ import cv2
 import numpy as np
 import torch
 
-from framepred.baselines import Blend, Flow, Repeat, Spacing, Synthesizer, _check, _grid
-from framepred.models.motion import Accel, MotionInterpolator, Slot, speed_up
+from framepred.models.interpolator import Accel, MotionInterpolator, Slot, speed_up
 from framepred.models.warp import fb_error
 from framepred.precision import autocast, resolve_precision
-from framepred.recent import Recent
+from framepred.synth.cache import Recent
+from framepred.synth.classical import Blend, Flow, Repeat, Spacing, Synthesizer, _check, _grid
 
 _DIS = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 

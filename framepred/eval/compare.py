@@ -23,9 +23,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from framepred.atomic import atomic_path
 from framepred.errors import VideoWriteError
-from framepred.video_writer import VideoWriter
+from framepred.io.atomic import atomic_path
+from framepred.io.writer import VideoWriter
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 GREY = 96

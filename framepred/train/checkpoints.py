@@ -18,11 +18,11 @@ from typing import Any
 
 import torch
 
-from framepred.atomic import atomic_path
 from framepred.errors import CheckpointError
+from framepred.io.atomic import atomic_path
 from framepred.models import EncoderForecaster, ModelConfig
-from framepred.models.motion import MotionConfig, MotionInterpolator
-from framepred.models.motion_forecast import HEAD, MotionForecastConfig, MotionForecaster
+from framepred.models.forecaster import HEAD, MotionForecastConfig, MotionForecaster
+from framepred.models.interpolator import MotionConfig, MotionInterpolator
 
 FORMAT = "framepred"
 Net = EncoderForecaster | MotionInterpolator | MotionForecaster

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from framepred.models.cells import ConvLSTM, ConvLSTMCell, State
-from framepred.models.motion import (
+from framepred.models.interpolator import (
     MotionConfigIO,
     _conv,
     _resize,
@@ -56,7 +56,7 @@ class MotionForecastConfig(MotionConfigIO):
     # (`project_flow`), or read in place (n * back: a moving object's motion stays where it was).
     projected: bool = False
     # Let the velocity of the base motion decay by a factor chosen per sequence by
-    # back-testing on the context (`framepred.backtest`); False: constant velocity.
+    # back-testing on the context (`framepred.predict.backtest`); False: constant velocity.
     backtest: bool = False
     extra: dict = field(default_factory=dict)
 

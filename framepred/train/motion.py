@@ -16,12 +16,12 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from framepred.backtest import batch_damping
 from framepred.errors import TrainingError
-from framepred.lit import warmup_cosine
-from framepred.models.motion import Accel, MotionConfig, MotionInterpolator, Slot, speed_up
-from framepred.models.motion_forecast import MotionForecastConfig, MotionForecaster, Step
+from framepred.models.forecaster import MotionForecastConfig, MotionForecaster, Step
+from framepred.models.interpolator import Accel, MotionConfig, MotionInterpolator, Slot, speed_up
 from framepred.models.warp import slot_flows
+from framepred.predict.backtest import batch_damping
+from framepred.train.pixel import warmup_cosine
 
 
 def charbonnier(x: Tensor, eps: float = 1e-3) -> Tensor:

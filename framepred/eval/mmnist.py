@@ -15,9 +15,9 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from framepred import metrics
 from framepred.data.mmnist import MovingMNIST
-from framepred.predict import FramePredictor
+from framepred.eval import metrics
+from framepred.predict.predictor import FramePredictor
 
 Predictor = Callable[[Tensor, int], Tensor]  # (B, K, C, H, W), horizon -> (B, N, C, H, W)
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from framepred.atomic import atomic_path
-from framepred.video import VideoInfo
-from framepred.video_writer import VideoWriter, audio_codecs, ffmpeg_exe
+from framepred.io.atomic import atomic_path
+from framepred.io.reader import VideoInfo
+from framepred.io.writer import VideoWriter, audio_codecs, ffmpeg_exe
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@
 predicts the frames after a point of a video file or image folder: its context is the
 `context` grid slots before `start` (default: after the last frame), and it writes the
 prediction (optionally after the context) as a video, a PNG folder or a `.npy` array, with
-the comparison pictures of `framepred.compare` where the video holds the true frames.
+the comparison pictures of `framepred.eval.compare` where the video holds the true frames.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from framepred.atomic import atomic_path, check_writable_target
-from framepred.compare import psnr_u8, write_side_by_side, write_strip
 from framepred.errors import FramepredError, InputShapeError, VideoOpenError, VideoWriteError
-from framepred.forecasters import Forecaster, fill_context, get_forecaster, video_model
+from framepred.eval.compare import psnr_u8, write_side_by_side, write_strip
 from framepred.gaps import Grid
-from framepred.predict import load_predictor, predict_array
-from framepred.span import write_span
-from framepred.video import VideoReader
-from framepred.video_writer import output_kind
+from framepred.io.atomic import atomic_path, check_writable_target
+from framepred.io.reader import VideoReader
+from framepred.io.span import write_span
+from framepred.io.writer import output_kind
+from framepred.predict.forecasters import Forecaster, fill_context, get_forecaster, video_model
+from framepred.predict.predictor import load_predictor, predict_array
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +294,7 @@ def _adapt(forecaster: Forecaster, input: Path, fps, first: int, steps: int,
     from dataclasses import asdict
 
     from framepred.adapt import adapt
-    from framepred.predict import MotionPredictor
+    from framepred.predict.predictor import MotionPredictor
 
     predictor = getattr(forecaster, "predictor", None)
     if not isinstance(predictor, MotionPredictor):

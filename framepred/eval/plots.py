@@ -11,8 +11,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from framepred.atomic import atomic_path
 from framepred.errors import FramepredError
+from framepred.io.atomic import atomic_path
 
 
 class PlotError(FramepredError):

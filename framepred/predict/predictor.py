@@ -14,14 +14,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from framepred.backtest import SPAN, backtest_damping
-from framepred.checkpoints import load_model
 from framepred.errors import CheckpointError, InputShapeError
 from framepred.models import EncoderForecaster
 from framepred.models.cells import set_fast_paths
-from framepred.models.motion import speed_up
-from framepred.models.motion_forecast import MotionForecaster, Step
+from framepred.models.forecaster import MotionForecaster, Step
+from framepred.models.interpolator import speed_up
 from framepred.precision import autocast, resolve_precision
+from framepred.predict.backtest import SPAN, backtest_damping
+from framepred.train.checkpoints import load_model
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -180,7 +180,7 @@ class MotionPredictor(FramePredictor):
 
     def _predict_rgb(self, u8: np.ndarray, horizon: int) -> np.ndarray:
         """(B, T, H, W, 3) uint8 -> (B, horizon, H, W, 3) float32 in [0, 1]."""
-        from framepred.motion_fill import back_flows, grey_small, resize_u8, working_size
+        from framepred.synth.motion import back_flows, grey_small, resize_u8, working_size
 
         net, dev = self.motion_net, self.device
         k = net.config.context

@@ -26,9 +26,9 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, Timer
 from lightning.pytorch.loggers import CSVLogger
 
-from framepred.atomic import atomic_path
 from framepred.errors import CheckpointError, FramepredError, TrainingError
-from framepred.lit import FramePredictorModule
+from framepred.io.atomic import atomic_path
+from framepred.train.pixel import FramePredictorModule
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def _check_budget(cfg: TrainConfig) -> None:
 
 def _check_resumable(last: Path, cfg: TrainConfig) -> None:
     """A clear error, before Lightning loads it, for a corrupt, unsafe or mismatched last.ckpt."""
-    from framepred.checkpoints import config_from_dict, read_checkpoint
+    from framepred.train.checkpoints import config_from_dict, read_checkpoint
 
     saved = (read_checkpoint(last).get("hyper_parameters") or {}).get("model")
     try:
@@ -232,12 +232,12 @@ def _task_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataMod
 def _motion_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataModule]:
     """Clips and synthetic motion: the motion model and gap batches cut from windows.
     Moving MNIST (forward-only model): forecast batches of 64 x 64 digit sequences."""
-    from framepred.backtest import SPAN as BACKTEST_SPAN
     from framepred.data.clips import make_dataset
     from framepred.data.forecast import ForecastDataModule
     from framepred.data.interp import GapBatches, GapDataModule
     from framepred.data.mmnist import MovingMNIST
-    from framepred.lit_motion import MotionFillModule, MotionForecastModule
+    from framepred.predict.backtest import SPAN as BACKTEST_SPAN
+    from framepred.train.motion import MotionFillModule, MotionForecastModule
 
     mmnist = task_of(cfg.data) == "mmnist"
     # --loss l1 is the Charbonnier (smooth L1) loss; bce (the mmnist default) means the
@@ -318,7 +318,7 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     start = None
     if cfg.init and not cfg.resume:
-        from framepred.checkpoints import load_model
+        from framepred.train.checkpoints import load_model
 
         start, _ = load_model(cfg.init)
         cfg.model = start.config.to_dict()
@@ -338,7 +338,7 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
             raise FramepredError("--accel needs two context frames on each side of a gap")
         cfg.model.update(ACCEL)
         if start is not None:
-            from framepred.models.motion import grow_to_accel
+            from framepred.models.interpolator import grow_to_accel
 
             start = grow_to_accel(start)  # type: ignore[arg-type]
     motion = is_motion_config(cfg.model)

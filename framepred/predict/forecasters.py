@@ -24,8 +24,8 @@ from collections.abc import Mapping
 import cv2
 import numpy as np
 
-from framepred.baselines import Flow
 from framepred.errors import CheckpointError, InputShapeError
+from framepred.synth.classical import Flow
 
 FORECASTERS = ("model", "copy-last", "flow")
 
@@ -157,7 +157,7 @@ class ModelForecaster(Forecaster):
         self.context = context
 
     def predict_many(self, contexts, horizon):
-        from framepred.predict import predict_array
+        from framepred.predict.predictor import predict_array
 
         _check(contexts, horizon)
         return predict_array(contexts[:, -self.context :], horizon, self.predictor)
@@ -175,7 +175,7 @@ def get_forecaster(
     if name != "model":
         raise InputShapeError(f"unknown method '{name}': choose from {', '.join(FORECASTERS)}")
     if predictor is None:
-        from framepred.predict import load_predictor
+        from framepred.predict.predictor import load_predictor
 
         chosen = model or video_model()
         if chosen is None:
@@ -198,7 +198,7 @@ def video_model() -> str | None:
     asked for by name: it was trained on white digits on black, not on camera footage. The
     shipped `default` fills gaps and cannot forecast.
     """
-    from framepred.checkpoints import builtin_path
+    from framepred.train.checkpoints import builtin_path
 
     return "forecast" if builtin_path("forecast") is not None else None
 

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from framepred import metrics
 from framepred.errors import TrainingError
+from framepred.eval import metrics
 from framepred.models import EncoderForecaster, ModelConfig
 
 LOSSES = ("bce", "mse", "l1")

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from framepred.models.motion_forecast import damped_shifts
+from framepred.models.forecaster import damped_shifts
 from framepred.models.warp import backward_warp, project_flow, splat_priority
 
 DAMPINGS = (0.0, 0.25, 0.5, 0.7, 0.8, 0.9, 1.0)  # candidate decays per step; 1: constant velocity

@@ -44,7 +44,7 @@ class Synthesizer:
 
     def fork(self) -> Synthesizer:
         """A synthesizer that works as this one, with caches of its own (several can then fill
-        different views of a video side by side: `framepred.ensemble`). Synthesizers that keep
+        different views of a video side by side: `framepred.synth.ensemble`). Synthesizers that keep
         anything between calls override this."""
         return copy.copy(self)
 

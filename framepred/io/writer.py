@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 from av.container import OutputContainer
 
-from framepred.atomic import atomic_path
 from framepred.errors import VideoWriteError
-from framepred.video import VIDEO_EXTS, _reason
+from framepred.io.atomic import atomic_path
+from framepred.io.reader import VIDEO_EXTS, _reason
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from framepred.baselines import Spacing, Synthesizer, _check
 from framepred.errors import FramepredError
-from framepred.recent import Recent
+from framepred.synth.cache import Recent
+from framepred.synth.classical import Spacing, Synthesizer, _check
 
 
 class Member(NamedTuple):

@@ -32,20 +32,20 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from framepred.baselines import Synthesizer, context_spacing, get_synthesizer
-from framepred.compare import psnr_u8
-from framepred.ensemble import SelfEnsemble
 from framepred.errors import InputShapeError, VideoOpenError
+from framepred.eval.compare import psnr_u8
 from framepred.fill import METHODS
-from framepred.forecasters import (
+from framepred.gaps import Grid
+from framepred.io.reader import VideoReader
+from framepred.predict.forecasters import (
     Forecaster,
     ModelForecaster,
     fill_context,
     get_forecaster,
     video_model,
 )
-from framepred.gaps import Grid
-from framepred.video import VideoReader
+from framepred.synth.classical import Synthesizer, context_spacing, get_synthesizer
+from framepred.synth.ensemble import SelfEnsemble
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ def evaluate(
         max_frames: read at most this many grid slots (bounds memory; None: all).
         batch_size: futureN windows per batched forward pass.
         ensemble: fill patterns: also score the motion model's self-ensemble of this many
-            views (`framepred.ensemble`) as "model+ensN".
+            views (`framepred.synth.ensemble`) as "model+ensN".
     """
     hide = parse_pattern(pattern)
     contexts = sorted({context} if isinstance(context, int) else set(context))
@@ -262,7 +262,7 @@ def _methods(hide, methods, model, device, contexts, batch_size) -> list[tuple[s
 
 def _ensembles(hide: HidePattern, runners, size: int) -> list[tuple[str, int | None, object]]:
     """The "model+ensN" row: the motion model's row, as a self-ensemble of `size` views."""
-    from framepred.motion_fill import MotionSynthesizer
+    from framepred.synth.motion import MotionSynthesizer
 
     motion = [obj for _, _, obj in runners if isinstance(obj, MotionSynthesizer)]
     if hide.is_future or not motion:
@@ -274,7 +274,7 @@ def _has_learned(future: bool) -> bool:
     """Whether a learned model is shipped for this kind of pattern."""
     if future:
         return video_model() is not None
-    from framepred.checkpoints import builtin_path
+    from framepred.train.checkpoints import builtin_path
 
     return builtin_path("default") is not None
 
@@ -288,7 +288,7 @@ def _motion_model(model, device):
     key = (str(model), device)
     if key not in _MOTION:
         from framepred.fill import make_synthesizer
-        from framepred.motion_fill import MotionSynthesizer
+        from framepred.synth.motion import MotionSynthesizer
 
         synth = make_synthesizer("model", model, device)
         _MOTION.clear()

@@ -1,0 +1,1 @@
+"""Evaluation: on footage, on Moving MNIST, the metrics, plots and comparison strips."""

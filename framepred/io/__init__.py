@@ -1,0 +1,1 @@
+"""Reading and writing video: frames with timestamps, encoders, atomic publish, pipelining, spans."""

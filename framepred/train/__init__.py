@@ -1,0 +1,1 @@
+"""Training: the LightningModules, the train() function, checkpoints."""
