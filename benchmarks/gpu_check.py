@@ -14,18 +14,15 @@ Prints, with the device's name:
 Runs from the repository root with only torch, lightning, torchmetrics, opencv, numpy,
 imageio and click installed:
 
-    PYTHONPATH=. python3 benchmarks/gpu_check.py --out gpu_check.txt
-    PYTHONPATH=. python3 benchmarks/gpu_check.py --device cpu --quick   # a smoke test
+    python3 -m benchmarks.gpu_check --out gpu_check.txt
+    python3 -m benchmarks.gpu_check --device cpu --quick   # a smoke test
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
-import sys
 import time
-import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,41 +30,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def _stub_av() -> None:
-    """framepred.fill imports the video modules, which import PyAV at the top. This check
-    never decodes or encodes, so where PyAV is missing a placeholder module stands in."""
-    if importlib.util.find_spec("av") is not None:
-        return
-
-    class _Missing:
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            raise RuntimeError("PyAV is not installed")
-
-    def missing(attr: str) -> type:
-        # Dunder lookups must fail as on a real module: `inspect` (run by torchvision's
-        # import) reads `__file__` of every module and breaks on anything else.
-        if attr.startswith("__"):
-            raise AttributeError(attr)
-        return _Missing
-
-    for name in ("av", "av.container"):
-        mod = types.ModuleType(name)
-        mod.__getattr__ = missing  # type: ignore[method-assign]
-        sys.modules[name] = mod
-
-
-_stub_av()
-
-from benchmarks.timing import synth_rate  # noqa: E402
-from framepred.data.mmnist import load_digits, moving_mnist_sequence  # noqa: E402
-from framepred.fill import METHODS, make_synthesizer  # noqa: E402
-from framepred.models import EncoderForecaster, ModelConfig  # noqa: E402
-from framepred.models.cells import set_fast_paths  # noqa: E402
-from framepred.predict.predictor import pick_device  # noqa: E402
-from framepred.train.checkpoints import builtin_path  # noqa: E402
+import benchmarks.av_stub  # noqa: F401  (first: stands in for a missing PyAV)
+from benchmarks.timing import synth_rate
+from framepred.data.mmnist import load_digits, moving_mnist_sequence
+from framepred.fill import METHODS, make_synthesizer
+from framepred.models import EncoderForecaster, ModelConfig
+from framepred.models.cells import set_fast_paths
+from framepred.predict.predictor import pick_device
+from framepred.train.checkpoints import builtin_path
 
 MMNIST = ModelConfig(in_chs=1, patch_size=4, stem_chs=32, stage_chs=(48, 64), kernel_size=3)
 

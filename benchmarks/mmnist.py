@@ -1,12 +1,12 @@
 """Moving MNIST benchmark (10 -> 10 frames, 64x64, two digits, test digits never trained on).
 
 Score a checkpoint next to copy-last-frame and all-zeros predictions:
-    python benchmarks/mmnist.py --model mmnist --sequences 10000
+    python -m benchmarks.mmnist --model mmnist --sequences 10000
 
 Same-budget comparison: train the plain reference ConvLSTM (stacked cells, fused gate conv,
 patch 4, 1x1 head, MSE, Adam 1e-3) and the framepred model for the same wall-clock minutes
 in this one script, then score both on the same test sequences:
-    python benchmarks/mmnist.py --compare --minutes 20 --sequences 2000
+    python -m benchmarks.mmnist --compare --minutes 20 --sequences 2000
 The framepred model is `--preset motion-forecast` (default: the forward-only motion model,
 learned corrections of constant-velocity warping, its DIS flow computed inside the budget) or
 `--preset mmnist` (the pixel encoder-forecaster), each with its own recipe (RECIPES).
@@ -26,13 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from framepred.data.mmnist import MovingMNIST  # noqa: E402
-from framepred.eval.mmnist import copy_last, evaluate_mmnist, zeros  # noqa: E402
-from framepred.models.reference import ReferenceConvLSTM  # noqa: E402
-from framepred.predict.predictor import FramePredictor, load_predictor  # noqa: E402
-from framepred.train.fit import PRESETS, TrainConfig, train  # noqa: E402
+from framepred.data.mmnist import MovingMNIST
+from framepred.eval.mmnist import copy_last, evaluate_mmnist, zeros
+from framepred.models.reference import ReferenceConvLSTM
+from framepred.predict.predictor import FramePredictor, load_predictor
+from framepred.train.fit import PRESETS, TrainConfig, train
 
 # framepred's training recipe per preset (the reference keeps its own: --batch-size, MSE, Adam 1e-3)
 # motion-forecast: batch 4, chosen by one 20-minute run of the model alone (MSE 110.2 on 1,000

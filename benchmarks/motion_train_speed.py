@@ -9,7 +9,7 @@ batch 8; made once up front, so data generation is not timed). Steps are interle
 medians of ms per step, their ratio, and both losses after the last step (the check that the
 fast path trains the same model) are printed.
 
-    python benchmarks/motion_train_speed.py [--steps 30] [--batch-size 8] [--threads 1]
+    python -m benchmarks.motion_train_speed [--steps 30] [--batch-size 8] [--threads 1]
 """
 
 from __future__ import annotations
@@ -17,22 +17,18 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from framepred.data.forecast import ForecastBatches  # noqa: E402
-from framepred.data.mmnist import MovingMNIST  # noqa: E402
-from framepred.models.forecaster import MotionForecastConfig, MotionForecaster  # noqa: E402
-from framepred.models.interpolator import speed_up  # noqa: E402
-from framepred.precision import bf16_is_fast  # noqa: E402
-from framepred.train.fit import MMNIST_HORIZON, MMNIST_SIDE, PRESETS  # noqa: E402
-from framepred.train.motion import motion_loss  # noqa: E402
+from framepred.data.forecast import ForecastBatches
+from framepred.data.mmnist import MovingMNIST
+from framepred.models.forecaster import MotionForecastConfig, MotionForecaster
+from framepred.models.interpolator import speed_up
+from framepred.precision import bf16_is_fast
+from framepred.train.fit import MMNIST_HORIZON, MMNIST_SIDE, PRESETS
+from framepred.train.motion import motion_loss
 
 
 def step(

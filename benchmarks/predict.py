@@ -7,25 +7,22 @@ Baselines in the same run: copy-last-frame and flow extrapolation (DIS velocity 
 two frames, splatted forward). `--model` adds a learned forecaster (a checkpoint path or
 built-in name); `--plot` draws PSNR per step.
 
-    python benchmarks/predict.py [CLIP ...] [--model PATH] [--windows 8] [--max-side 640]
+    python -m benchmarks.predict [CLIP ...] [--model PATH] [--windows 8] [--max-side 640]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.clips import CLIPS  # noqa: E402
-from framepred.eval.compare import psnr_u8  # noqa: E402
-from framepred.io.reader import VideoReader  # noqa: E402
-from framepred.predict.forecasters import get_forecaster  # noqa: E402
+from benchmarks.clips import CLIPS
+from framepred.eval.metrics import psnr_u8
+from framepred.io.reader import VideoReader
+from framepred.predict.forecasters import get_forecaster
 
 CONTEXT, HORIZON = 10, 5
 

@@ -12,7 +12,7 @@ same for framepred with its speed options (`set_fast_paths`), for the whole
 (AVX-512 BF16, AMX), for that call under bf16 autocast (`predict --precision bf16`). CPU time is printed next to wall
 time: on a shared machine a busy neighbour inflates wall time but not CPU time.
 
-    python benchmarks/predict_speed.py [--size 256] [--context 10] [--horizon 10] [--threads 1]
+    python -m benchmarks.predict_speed [--size 256] [--context 10] [--horizon 10] [--threads 1]
 """
 
 from __future__ import annotations
@@ -20,21 +20,17 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from framepred.models import EncoderForecaster, ModelConfig  # noqa: E402
-from framepred.models.cells import set_fast_paths  # noqa: E402
-from framepred.models.reference import ReferenceConvLSTM  # noqa: E402
-from framepred.precision import bf16_is_fast  # noqa: E402
-from framepred.predict.predictor import FramePredictor  # noqa: E402
+from framepred.models import EncoderForecaster, ModelConfig
+from framepred.models.cells import set_fast_paths
+from framepred.models.reference import ReferenceConvLSTM
+from framepred.precision import bf16_is_fast
+from framepred.predict.predictor import FramePredictor
 
 CONFIG = ModelConfig(in_chs=1, patch_size=4, stem_chs=32, stage_chs=(48, 64), kernel_size=3)
 

@@ -11,7 +11,7 @@ for 5/2, as 24 -> 60; the picture is drawn for 3/2 only). PSNR/SSIM (8-bit RGB) 
 frames after the last source frame (held, with no truth to make) are not scored, nor
 any that one method did not make (minterpolate may stop a frame short).
 
-    python benchmarks/retime.py [CLIP ...] [--max-frames 91] [--size 640x360] [--methods ...]
+    python -m benchmarks.retime [CLIP ...] [--max-frames 91] [--size 640x360] [--methods ...]
         [--strip samples/retime_strip.png --strip-clip bigbuckbunny.mp4 --strip-at 42]
 """
 
@@ -27,14 +27,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.clips import CLIPS  # noqa: E402
-from benchmarks.fill import MINTERPOLATE, psnr, read_slots, ssim, write_gappy  # noqa: E402
-from framepred.eval.compare import write_strip  # noqa: E402
-from framepred.fill import fill_video  # noqa: E402
-from framepred.io.reader import VideoReader  # noqa: E402
-from framepred.io.writer import ffmpeg_exe  # noqa: E402
+from benchmarks.clips import CLIPS
+from benchmarks.fill import MINTERPOLATE, read_slots, write_gappy
+from framepred.eval.compare import write_strip
+from framepred.eval.metrics import psnr_u8, ssim_u8
+from framepred.fill import fill_video
+from framepred.io.reader import VideoReader
+from framepred.io.writer import ffmpeg_exe
 
 
 def load(clip: Path, max_frames: int, size: str | None) -> tuple[list[np.ndarray], Fraction]:
@@ -121,8 +120,8 @@ def main() -> None:
         # minterpolate may stop a frame short: every method is scored on the frames all made
         common = [k for k in scored if all(k in got for got in made.values())]
         for method, got in made.items():
-            p = float(np.mean([psnr(got[k], frames[m * k]) for k in common]))
-            s = float(np.mean([ssim(got[k], frames[m * k]) for k in common]))
+            p = float(np.mean([psnr_u8(frames[m * k], got[k]) for k in common]))
+            s = float(np.mean([ssim_u8(frames[m * k], got[k]) for k in common]))
             scores[method].append((p, s))
             print(f"| {clip.name} ({rate / n} -> {rate / m} fps) | {method} | {p:.2f} | "
                   f"{s:.4f} | {len(common)} of {len(scored)} |", flush=True)  # fmt: skip

@@ -21,7 +21,7 @@ reference are printed, then:
 * achieved GFLOP/s of the recurrent convolutions (FLOPs counted by torch's FlopCounterMode,
   time by the profiler) against this machine's measured matmul peak, fp32 and bf16.
 
-    python benchmarks/train_speed.py [--batch 8] [--frames 10] [--hidden 64,64] [--no-compile]
+    python -m benchmarks.train_speed [--batch 8] [--frames 10] [--hidden 64,64] [--no-compile]
 """
 
 from __future__ import annotations
@@ -32,18 +32,15 @@ import statistics
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.timing import conv_gflop, matmul_peak  # noqa: E402
-from framepred.data.mmnist import load_digits, moving_mnist_sequence  # noqa: E402
-from framepred.models.cells import ConvLSTM, ConvLSTMCell, set_fast_paths  # noqa: E402
+from benchmarks.timing import conv_gflop, matmul_peak
+from framepred.data.mmnist import load_digits, moving_mnist_sequence
+from framepred.models.cells import ConvLSTM, ConvLSTMCell, set_fast_paths
 
 FAST = {"hoist_input": False, "fused_gates": True, "skip_zero_state": True}
 

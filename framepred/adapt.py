@@ -28,11 +28,12 @@ from tqdm import tqdm
 
 from framepred.data.forecast import ForecastBatches
 from framepred.data.interp import GapBatches
+from framepred.eval.metrics import psnr_8bit
 from framepred.models.forecaster import MotionForecaster
 from framepred.models.interpolator import MotionInterpolator
 from framepred.predict.backtest import SPAN, batch_damping
 from framepred.synth.motion import working_size
-from framepred.train.motion import batch_accel, charbonnier, psnr_u8
+from framepred.train.motion import batch_accel, charbonnier
 
 log = logging.getLogger(__name__)
 
@@ -362,6 +363,6 @@ def _score(model: MotionNet, batches: list[dict], dev: torch.device) -> float:
     scores = []
     for batch in batches:
         pred, truth = _render_batch(model, batch, dev, clamp=True)
-        scores.append(psnr_u8(pred.flatten(0, 1), truth.flatten(0, 1)).item())
+        scores.append(psnr_8bit(pred.flatten(0, 1), truth.flatten(0, 1)).item())
     model.train()
     return float(np.mean(scores))

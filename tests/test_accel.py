@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from framepred.data.interp import GapBatches
-from framepred.eval.compare import psnr_u8
+from framepred.eval.metrics import psnr_u8
 from framepred.models.interpolator import Accel, MotionConfig, MotionInterpolator, grow_to_accel
 from framepred.models.warp import accel_shift, acceleration
 from framepred.synth.classical import Flow, Synthesizer, context_spacing

@@ -29,7 +29,7 @@ def test_auto_falls_back_to_cpu(monkeypatch):
 @pytest.mark.slow
 def test_gpu_check_runs_on_cpu(tmp_path):
     out = tmp_path / "report.txt"
-    cmd = [sys.executable, "benchmarks/gpu_check.py", "--device", "cpu", "--quick", "--out", out]
+    cmd = [sys.executable, "-m", "benchmarks.gpu_check", "--device", "cpu", "--quick", "--out", out]
     subprocess.run(
         cmd, cwd=ROOT, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
     )

@@ -24,18 +24,13 @@ import cv2
 import numpy as np
 
 from framepred.errors import VideoWriteError
+from framepred.eval.metrics import psnr_u8
 from framepred.io.atomic import atomic_path
 from framepred.io.writer import VideoWriter
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 GREY = 96
 SEPARATOR = 4  # pixels between panels
-
-
-def psnr_u8(truth: np.ndarray, pred: np.ndarray) -> float:
-    """PSNR in dB of two uint8 images (peak 255), capped at 100 for identical images."""
-    mse = float(np.mean((truth.astype(np.float64) - pred.astype(np.float64)) ** 2))
-    return 100.0 if mse == 0 else min(100.0, 10 * math.log10(255.0**2 / mse))
 
 
 def panel_scale(height: int, min_height: int = 128) -> int:

@@ -28,12 +28,11 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from framepred.errors import InputShapeError, VideoOpenError
-from framepred.eval.compare import psnr_u8
+from framepred.eval.metrics import psnr_u8, ssim_u8
 from framepred.fill import METHODS
 from framepred.gaps import Grid
 from framepred.io.reader import VideoReader
@@ -84,21 +83,6 @@ def parse_pattern(text: str) -> HidePattern:
             "hide N) or futureN (predict N frames after a context)"
         )
     return HidePattern(match[1], int(match[2]))
-
-
-def ssim_u8(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM over the RGB channels of two uint8 images (11x11 Gaussian, sigma 1.5)."""
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    x, y = a.astype(np.float64), b.astype(np.float64)
-
-    def blur(z: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(z, (11, 11), 1.5)
-
-    mx, my = blur(x), blur(y)
-    sxx, syy, sxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
-    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx**2 + my**2 + c1) * (sxx + syy + c2))
-    border = 5 if min(a.shape[:2]) > 20 else 0
-    return float(s[border : s.shape[0] - border, border : s.shape[1] - border].mean())
 
 
 @dataclass

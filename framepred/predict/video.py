@@ -24,7 +24,8 @@ import numpy as np
 from tqdm import tqdm
 
 from framepred.errors import FramepredError, InputShapeError, VideoOpenError, VideoWriteError
-from framepred.eval.compare import psnr_u8, write_side_by_side, write_strip
+from framepred.eval.compare import write_side_by_side, write_strip
+from framepred.eval.metrics import psnr_u8
 from framepred.gaps import Grid
 from framepred.io.atomic import atomic_path, check_writable_target
 from framepred.io.reader import VideoReader

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from framepred.errors import TrainingError
+from framepred.eval.metrics import psnr_8bit
 from framepred.models.forecaster import MotionForecastConfig, MotionForecaster, Step
 from framepred.models.interpolator import Accel, MotionConfig, MotionInterpolator, Slot, speed_up
 from framepred.models.warp import slot_flows
@@ -34,14 +35,6 @@ def motion_loss(err: Tensor, kind: str) -> Tensor:
     if kind == "charbonnier":
         return charbonnier(err)
     raise ValueError(f"unknown motion loss {kind!r}")
-
-
-def psnr_u8(pred: Tensor, target: Tensor) -> Tensor:
-    """PSNR (dB) of frames in [0, 1] after rounding both to 8 bits, averaged per frame."""
-    p = pred.mul(255).round()
-    t = target.mul(255).round()
-    mse = (p - t).pow(2).flatten(1).mean(1).clamp_min(255.0**2 * 1e-10)  # at most 100 dB
-    return (10 * torch.log10(255.0**2 / mse)).mean()
 
 
 class MotionFillModule(L.LightningModule):
@@ -119,8 +112,8 @@ class MotionFillModule(L.LightningModule):
                 for s, t in zip(slots, times, strict=True)
             ]
             flow = torch.stack(base, 1)
-            psnr = psnr_u8(pred.flatten(0, 1), truth.flatten(0, 1))
-            psnr_flow = psnr_u8(flow.flatten(0, 1), truth.flatten(0, 1))
+            psnr = psnr_8bit(pred.flatten(0, 1), truth.flatten(0, 1))
+            psnr_flow = psnr_8bit(flow.flatten(0, 1), truth.flatten(0, 1))
             loss_flow = motion_loss(flow - truth, self.hparams.get("loss", "charbonnier"))
             self.log(f"{stage}/loss_flow", loss_flow, batch_size=bs)
             self.log(f"{stage}/psnr", psnr, prog_bar=True, batch_size=bs)
@@ -190,8 +183,8 @@ class MotionForecastModule(MotionFillModule):
                 [net.render(last, Step(f, torch.zeros_like(s.residual)))
                  for f, s in zip(net.base_flows(back, n, damping), steps, strict=True)], 1
             )  # fmt: skip
-            psnr = psnr_u8(pred.flatten(0, 1), truth.flatten(0, 1))
-            psnr_flow = psnr_u8(base.flatten(0, 1), truth.flatten(0, 1))
+            psnr = psnr_8bit(pred.flatten(0, 1), truth.flatten(0, 1))
+            psnr_flow = psnr_8bit(base.flatten(0, 1), truth.flatten(0, 1))
             self.log(f"{stage}/loss_flow", motion_loss(base - truth, kind), batch_size=bs)
             self.log(f"{stage}/psnr", psnr, prog_bar=True, batch_size=bs)
             self.log(f"{stage}/psnr_flow", psnr_flow, batch_size=bs)

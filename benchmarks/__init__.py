@@ -1,0 +1,1 @@
+"""Scripts that produce the figures in docs/: run each as `python -m benchmarks.NAME`."""
