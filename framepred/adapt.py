@@ -29,10 +29,10 @@ from tqdm import tqdm
 from framepred.data.forecast import ForecastBatches
 from framepred.data.interp import GapBatches
 from framepred.eval.metrics import psnr_8bit
+from framepred.flow import working_size
 from framepred.models.forecaster import MotionForecaster
 from framepred.models.interpolator import MotionInterpolator
 from framepred.predict.backtest import SPAN, batch_damping
-from framepred.synth.motion import working_size
 from framepred.train.motion import batch_accel, charbonnier
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from framepred.data.interp import Batch, GapBatches, GapDataModule, _dis
-from framepred.synth.motion import back_flows, grey_small
+from framepred.data.interp import Batch, GapBatches, GapDataModule
+from framepred.flow import back_flows, grey_small, process_dis
 
 
 class ForecastBatches(GapBatches):
@@ -79,7 +79,7 @@ class ForecastBatches(GapBatches):
         }
         # The network's flow (last context frame -> the one before) is the back-test's last.
         tested = cut[: max(k, self.span)] if self.span else frames[k - 2 : k]
-        backs = back_flows([grey_small(f, (w, w)) for f in tested], _dis())
+        backs = back_flows([grey_small(f, (w, w)) for f in tested], process_dis())
         item["back"] = torch.from_numpy(backs[-1]).permute(2, 0, 1).contiguous()
         if self.span:
             test = np.stack([_area(f, w) for f in tested])

@@ -25,18 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
-from framepred.synth.motion import dis_flows, grey_small
+from framepred.flow import dis_flows, grey_small, process_dis
 
 Batch = dict[str, Any]
-
-
-_DIS: list[cv2.DISOpticalFlow] = []  # one per process (OpenCV objects do not pickle)
-
-
-def _dis() -> cv2.DISOpticalFlow:
-    if not _DIS:
-        _DIS.append(cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM))
-    return _DIS[0]
 
 
 class GapBatches(IterableDataset):
@@ -140,7 +131,7 @@ class GapBatches(IterableDataset):
             small = small[..., None]
         k, n = self.context, t_len - 2 * self.context
         ga, gb = grey_small(frames[k - 1], (w, w)), grey_small(frames[k + n], (w, w))
-        f01, f10 = dis_flows(ga, gb, _dis())
+        f01, f10 = dis_flows(ga, gb, process_dis())
         item = {
             "full": full_u8,
             "small": torch.from_numpy(small).permute(0, 3, 1, 2).contiguous(),
@@ -151,7 +142,7 @@ class GapBatches(IterableDataset):
             gp, gn = grey_small(frames[0], (w, w)), grey_small(frames[-1], (w, w))
             pairs = {"fap": (ga, gp), "fpa": (gp, ga), "fbn": (gb, gn), "fnb": (gn, gb)}
             for key, (x, y) in pairs.items():
-                flow = _dis().calc(x, y, None)  # type: ignore[call-overload]
+                flow = process_dis().calc(x, y, None)  # type: ignore[call-overload]
                 item[key] = torch.from_numpy(flow).permute(2, 0, 1).contiguous()
             d, gap = pick[1] - pick[0], pick[k + n] - pick[k - 1]
             known = rng.random() >= 0.1

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from framepred.errors import CheckpointError, InputShapeError
+from framepred.flow import grey_small, new_dis, upscale_flow, working_size
 from framepred.synth.classical import Flow
 
 FORECASTERS = ("model", "copy-last", "flow")
@@ -79,10 +80,9 @@ class FlowExtrapolation(Forecaster):
 
     name = "flow"
     context = 2
-    _presets = Flow._presets
 
     def __init__(self, preset: str = "medium", max_side: int = 320, sharpness: float = 2.0):
-        self.dis = cv2.DISOpticalFlow.create(self._presets[preset])
+        self.dis = new_dis(preset)
         self.max_side = max_side
         self.sharpness = sharpness
 
@@ -95,19 +95,11 @@ class FlowExtrapolation(Forecaster):
     def velocity(self, prev: np.ndarray, last: np.ndarray) -> np.ndarray:
         """Per-pixel motion of `last` in pixels per frame, (H, W, 2) float32."""
         h, w = last.shape[:2]
-        scale = min(1.0, self.max_side / max(h, w))
-        g_last, g_prev = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in (last, prev))
-        if scale < 1.0:
-            size = (max(8, round(w * scale)), max(8, round(h * scale)))
-            g_last, g_prev = (cv2.resize(x, size, interpolation=cv2.INTER_AREA)
-                              for x in (g_last, g_prev))  # fmt: skip
+        size = working_size(h, w, self.max_side)
         # The stubs want a flow array; None (allocate one) is what OpenCV documents.
-        back = self.dis.calc(g_last, g_prev, None)  # type: ignore[call-overload]  # last(x) ~ prev(x + back(x))
+        back = self.dis.calc(grey_small(last, size), grey_small(prev, size), None)  # type: ignore[call-overload]  # last(x) ~ prev(x + back(x))
         if back.shape[:2] != (h, w):
-            sx, sy = w / back.shape[1], h / back.shape[0]
-            back = cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR)
-            back[..., 0] *= sx
-            back[..., 1] *= sy
+            back = upscale_flow(back, w, h, w / back.shape[1], h / back.shape[0])
         return -back
 
     def _extrapolate(self, prev: np.ndarray, last: np.ndarray, horizon: int) -> np.ndarray:

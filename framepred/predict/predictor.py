@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from framepred.errors import CheckpointError, InputShapeError
+from framepred.flow import back_flows, grey_small, new_dis, resize_u8, working_size
 from framepred.models import EncoderForecaster
 from framepred.models.cells import set_fast_paths
 from framepred.models.forecaster import MotionForecaster, Step
@@ -133,7 +134,6 @@ class MotionPredictor(FramePredictor):
         batch_size: int = 16,
         precision: str = "32",
     ) -> None:
-        import cv2
 
         self.device = torch.device(device)
         self.autocast = resolve_precision(precision, self.device)
@@ -143,7 +143,7 @@ class MotionPredictor(FramePredictor):
         self.context_frames = (
             max(net.config.context, SPAN) if net.config.backtest else net.config.context
         )
-        self.dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self.dis = new_dis()
 
     @property
     def in_chs(self) -> int:
@@ -180,8 +180,6 @@ class MotionPredictor(FramePredictor):
 
     def _predict_rgb(self, u8: np.ndarray, horizon: int) -> np.ndarray:
         """(B, T, H, W, 3) uint8 -> (B, horizon, H, W, 3) float32 in [0, 1]."""
-        from framepred.synth.motion import back_flows, grey_small, resize_u8, working_size
-
         net, dev = self.motion_net, self.device
         k = net.config.context
         h, w = u8.shape[2:4]

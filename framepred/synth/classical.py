@@ -19,6 +19,17 @@ import cv2
 import numpy as np
 
 from framepred.errors import InputShapeError
+from framepred.flow import (
+    PRESETS,
+    dis_flows,
+    fb_error,
+    grey_small,
+    inside_weight,
+    new_dis,
+    pixel_grid,
+    upscale_flow,
+    working_size,
+)
 
 
 class Synthesizer:
@@ -139,14 +150,10 @@ class Flow(Synthesizer):
 
     name = "flow"
     min_side = 16  # DIS needs frames of at least 12 px; smaller ones are cross-faded instead
-    _presets = {
-        "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-        "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-        "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
-    }
+    _presets = PRESETS
 
     def __init__(self, preset: str = "medium", max_side: int = 320):
-        self.dis = cv2.DISOpticalFlow.create(self._presets[preset])
+        self.dis = new_dis(preset)
         self.max_side = max_side
         self._cache: tuple[np.ndarray, np.ndarray, tuple] | None = None
 
@@ -172,16 +179,10 @@ class Flow(Synthesizer):
 
     def _flows(self, a: np.ndarray, b: np.ndarray):
         h, w = a.shape[:2]
-        scale = min(1.0, self.max_side / max(h, w))
-        ga, gb = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in (a, b))
-        if scale < 1.0:
-            size = (max(8, round(w * scale)), max(8, round(h * scale)))
-            ga, gb = (cv2.resize(x, size, interpolation=cv2.INTER_AREA) for x in (ga, gb))
-        # OpenCV's stubs miss that an output array may be None (allocated by OpenCV).
-        f01 = self.dis.calc(ga, gb, None)  # type: ignore[call-overload]  # (h', w', 2): a(x) ~ b(x + f01(x))
-        f10 = self.dis.calc(gb, ga, None)  # type: ignore[call-overload]
-        e0 = _fb_error(f01, f10)  # large where a pixel of `a` is not seen in `b`
-        e1 = _fb_error(f10, f01)
+        size = working_size(h, w, self.max_side)
+        f01, f10 = dis_flows(grey_small(a, size), grey_small(b, size), self.dis)
+        e0 = fb_error(f01, f10)  # large where a pixel of `a` is not seen in `b`
+        e1 = fb_error(f10, f01)
         return f01, f10, e0, e1
 
     @staticmethod
@@ -192,7 +193,7 @@ class Flow(Synthesizer):
         ft0 = -(1 - t) * t * f01 + t * t * f10  # (h', w', 2)
         ft1 = (1 - t) * (1 - t) * f01 - t * (1 - t) * f10
         lh, lw = f01.shape[:2]
-        gx, gy = _grid(lh, lw)
+        gx, gy = pixel_grid(lh, lw)
         # Visibility: a pixel whose forward-backward check fails in its source frame is
         # probably occluded there, so the other frame gets the weight; so does a pixel whose
         # source lies outside the frame.
@@ -200,57 +201,21 @@ class Flow(Synthesizer):
         m1x, m1y = gx + ft1[..., 0], gy + ft1[..., 1]
         v0 = np.exp(-cv2.remap(e0, m0x, m0y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
         v1 = np.exp(-cv2.remap(e1, m1x, m1y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
-        w0 = (1 - t) * (v0 * _inside(m0x, m0y, lw, lh) + 1e-6)
-        w1 = t * (v1 * _inside(m1x, m1y, lw, lh) + 1e-6)
+        w0 = (1 - t) * (v0 * inside_weight(m0x, m0y, lw, lh) + 1e-6)
+        w1 = t * (v1 * inside_weight(m1x, m1y, lw, lh) + 1e-6)
         alpha = w0 / (w0 + w1)  # weight of frame a, (h', w')
         h, w = a.shape[:2]
         if (lh, lw) != (h, w):
             sx, sy = w / lw, h / lh
-            ft0, ft1 = (_upscale_flow(f, w, h, sx, sy) for f in (ft0, ft1))
+            ft0, ft1 = (upscale_flow(f, w, h, sx, sy) for f in (ft0, ft1))
             alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)
-        gx, gy = _grid(h, w)
+        gx, gy = pixel_grid(h, w)
         wa = cv2.remap(a, gx + ft0[..., 0], gy + ft0[..., 1], cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
         wb = cv2.remap(b, gx + ft1[..., 0], gy + ft1[..., 1], cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
         wbf = wb.astype(np.float32)
         return _to_u8(wbf + alpha[..., None] * (wa.astype(np.float32) - wbf))
-
-
-_GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel coordinate maps (x, y) for cv2.remap, cached per size."""
-    if (h, w) not in _GRIDS:
-        if len(_GRIDS) > 8:
-            _GRIDS.clear()
-        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        _GRIDS[(h, w)] = (xs, ys)
-    return _GRIDS[(h, w)]
-
-
-def _fb_error(fwd: np.ndarray, bwd: np.ndarray, sigma: float = 1.0) -> np.ndarray:
-    """Forward-backward inconsistency in pixels (relative to motion size), per source pixel."""
-    gx, gy = _grid(*fwd.shape[:2])
-    back = cv2.remap(bwd, gx + fwd[..., 0], gy + fwd[..., 1], cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-    d = fwd + back
-    err = cv2.magnitude(d[..., 0], d[..., 1])
-    mag = cv2.magnitude(fwd[..., 0], fwd[..., 1]) + cv2.magnitude(back[..., 0], back[..., 1])
-    return err / (sigma + 0.05 * mag)
-
-
-def _upscale_flow(flow: np.ndarray, w: int, h: int, sx: float, sy: float) -> np.ndarray:
-    up = np.asarray(cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
-    up[..., 0] *= sx
-    up[..., 1] *= sy
-    return up
-
-
-def _inside(mx: np.ndarray, my: np.ndarray, w: int, h: int) -> np.ndarray:
-    ok = (mx >= -0.5) & (mx <= w - 0.5) & (my >= -0.5) & (my <= h - 0.5)
-    return np.where(ok, 1.0, 0.05).astype(np.float32)
 
 
 METHODS = {"repeat": Repeat, "blend": Blend, "flow": Flow}

@@ -18,54 +18,12 @@ import cv2
 import numpy as np
 import torch
 
+from framepred.flow import grey_small, new_dis, pixel_grid2, resize_u8, warp, working_size
 from framepred.models.interpolator import Accel, MotionInterpolator, Slot, speed_up
 from framepred.models.warp import fb_error
 from framepred.precision import autocast, resolve_precision
 from framepred.synth.cache import Recent
-from framepred.synth.classical import Blend, Flow, Repeat, Spacing, Synthesizer, _check, _grid
-
-_DIS = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
-
-
-def working_size(h: int, w: int, max_side: int) -> tuple[int, int]:
-    """(h', w') with the longer side at most `max_side`, aspect kept (never upscaled)."""
-    scale = min(1.0, max_side / max(h, w))
-    if scale >= 1.0:
-        return h, w
-    return max(8, round(h * scale)), max(8, round(w * scale))
-
-
-def grey_small(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The grey image DIS runs on: grey at full size, then area-resized to (h, w), as the
-    classical `flow` method does it."""
-    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    if grey.shape[:2] == tuple(size):
-        return grey
-    return cv2.resize(grey, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-
-
-def dis_flows(
-    ga: np.ndarray, gb: np.ndarray, dis: cv2.DISOpticalFlow | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """DIS optical flow A->B and B->A of two grey uint8 images, (h, w, 2) float32 each."""
-    dis = dis or cv2.DISOpticalFlow.create(_DIS)
-    f01 = dis.calc(ga, gb, None)  # type: ignore[call-overload]
-    f10 = dis.calc(gb, ga, None)  # type: ignore[call-overload]
-    return f01, f10
-
-
-def back_flows(greys: Sequence[np.ndarray], dis: cv2.DISOpticalFlow) -> np.ndarray:
-    """DIS optical flow from each grey frame to the one before it, (T - 1, h, w, 2) float32:
-    minus each frame's velocity, as the forecasters read it."""
-    pairs = zip(greys[:-1], greys[1:], strict=True)
-    return np.stack([dis.calc(g1, g0, None) for g0, g1 in pairs])  # type: ignore[call-overload]
-
-
-def resize_u8(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Area-resize an (H, W, 3) uint8 frame to (h, w) (a no-op at the same size)."""
-    if frame.shape[:2] == tuple(size):
-        return frame
-    return cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+from framepred.synth.classical import Blend, Flow, Repeat, Spacing, Synthesizer, _check
 
 
 def to_tensor(frames: Sequence[np.ndarray], device: torch.device) -> torch.Tensor:
@@ -107,7 +65,7 @@ def render_u8(a: np.ndarray, b: np.ndarray, slots: Sequence[Slot]) -> list[np.nd
     """
     h, w = a.shape[:2]
     frames = a.astype(np.float32), b.astype(np.float32)  # once per gap, not per slot
-    grid = _grid2(h, w)
+    grid = pixel_grid2(h, w)
     return [_render_slot(frames, grid, slot) for slot in slots]
 
 
@@ -131,7 +89,7 @@ def _render_slot(frames: tuple[np.ndarray, np.ndarray], grid: np.ndarray, slot: 
     np.exp(alpha, out=alpha)
     alpha += 1.0
     np.reciprocal(alpha, out=alpha)
-    wa, wb = (_warp(frame, grid, up(_hwc(flow) * scale)) for frame, flow in zip(frames, (slot.ft0, slot.ft1), strict=True))  # fmt: skip
+    wa, wb = (warp(frame, grid, up(_hwc(flow) * scale)) for frame, flow in zip(frames, (slot.ft0, slot.ft1), strict=True))  # fmt: skip
     wa -= wb  # out = wb + alpha * (wa - wb) + residual
     wa *= alpha[..., None]
     wa += wb
@@ -139,24 +97,6 @@ def _render_slot(frames: tuple[np.ndarray, np.ndarray], grid: np.ndarray, slot: 
     wa += 0.5
     np.clip(wa, 0, 255, out=wa)
     return wa.astype(np.uint8)
-
-
-def _warp(frame: np.ndarray, grid: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Bilinear backward warp of `frame` by `flow` (pixels, (H, W, 2), overwritten: it
-    becomes the sampling map), borders replicated."""
-    flow += grid
-    # OpenCV's stubs miss that map2 may be None (map1 then holds (x, y) pairs).
-    return cv2.remap(frame, flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # type: ignore[call-overload]
-
-
-@functools.lru_cache(maxsize=8)
-def _grid2(h: int, w: int) -> np.ndarray:
-    """(H, W, 2) float32 pixel coordinates (x, y), the identity map of `cv2.remap`; cached
-    per size (read only)."""
-    gx, gy = _grid(h, w)
-    grid = np.dstack([gx, gy])
-    grid.flags.writeable = False
-    return grid
 
 
 class MotionSynthesizer(Synthesizer):
@@ -179,7 +119,7 @@ class MotionSynthesizer(Synthesizer):
         self.net = speed_up(net.to(self.device)).eval()
         self.context = net.config.context
         self.wants_spacing = net.config.accel
-        self.dis = cv2.DISOpticalFlow.create(_DIS)
+        self.dis = new_dis()
         self._new_caches()
 
     def _new_caches(self) -> None:
