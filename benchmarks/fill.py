@@ -37,10 +37,11 @@ from benchmarks.clips import CLIPS
 from benchmarks.timing import synth_rate
 from framepred.errors import FramepredError
 from framepred.eval.metrics import psnr_u8, ssim_u8
-from framepred.fill import fill_video, make_synthesizer
+from framepred.fill import fill_video
 from framepred.io.reader import VideoReader
 from framepred.io.writer import ffmpeg_exe
 from framepred.synth.ensemble import SIZES, SelfEnsemble
+from framepred.synth.methods import make_synthesizer
 from framepred.train.checkpoints import builtin_path
 
 PATTERNS = {"x2": lambda i: i % 2 == 0, "gap3": lambda i: i % 5 < 2}

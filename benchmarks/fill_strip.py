@@ -14,10 +14,10 @@ import argparse
 from pathlib import Path
 
 from framepred.eval.compare import write_strip
-from framepred.fill import make_synthesizer
 from framepred.io.reader import VideoReader
-from framepred.synth.classical import context_spacing
+from framepred.synth.base import context_spacing
 from framepred.synth.ensemble import SIZES, SelfEnsemble
+from framepred.synth.methods import make_synthesizer
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ Prints, with the device's name:
 
 * `fill` synthesis at 1080p: a gappy 1080p clip (every other slot missing) is generated in
   memory with numpy (no decoding: PyAV and imageio-ffmpeg need not be installed) and every
-  available method's synthesizer (`framepred.fill.make_synthesizer`, on `--device`) fills
+  available method's synthesizer (`framepred.synth.methods.make_synthesizer`, on `--device`) fills
   its gaps; frames synthesized per second. `model` is the built-in `default` model when one
   is shipped; `model (mmnist)` is the shipped Moving MNIST model applied per channel.
 * training samples/s of the framepred mmnist model (AdamW, BCE, 10 -> 10 frames at 64x64)
@@ -33,10 +33,10 @@ import torch.nn.functional as F
 import benchmarks.av_stub  # noqa: F401  (first: stands in for a missing PyAV)
 from benchmarks.timing import synth_rate
 from framepred.data.mmnist import load_digits, moving_mnist_sequence
-from framepred.fill import METHODS, make_synthesizer
 from framepred.models import EncoderForecaster, ModelConfig
 from framepred.models.cells import set_fast_paths
 from framepred.predict.predictor import pick_device
+from framepred.synth.methods import METHODS, make_synthesizer
 from framepred.train.checkpoints import builtin_path
 
 MMNIST = ModelConfig(in_chs=1, patch_size=4, stem_chs=32, stage_chs=(48, 64), kernel_size=3)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from framepred.synth.classical import Synthesizer, context_spacing
+from framepred.synth.base import Synthesizer, context_spacing
 
 
 def synth_rate(synth: Synthesizer, frames: Sequence[np.ndarray], keep: Sequence[int]) -> float:

@@ -15,8 +15,9 @@ from cli.options import (
     model_option,
     precision_option,
 )
-from framepred.fill import METHODS, fill_video
+from framepred.fill import fill_video
 from framepred.gaps import DETECTORS, SlotSpecError, parse_slot_spec
+from framepred.synth.methods import METHODS
 
 
 def _check_frames(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

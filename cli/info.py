@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from cli.options import fps_option
-from framepred.fill import inspect_video
-from framepred.gaps import DETECTORS
+from framepred.gaps import DETECTORS, inspect_video
 
 
 @click.command("info")

@@ -17,8 +17,9 @@ import logging
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
-from itertools import chain, count, islice
+from dataclasses import asdict, dataclass
+from itertools import chain, count, islice, takewhile, tee
+from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 import cv2
@@ -28,8 +29,11 @@ from tqdm import tqdm
 
 from framepred.data.forecast import ForecastBatches
 from framepred.data.interp import GapBatches
+from framepred.errors import InputShapeError
 from framepred.eval.metrics import psnr_8bit
 from framepred.flow import working_size
+from framepred.gaps import Grid
+from framepred.io.reader import VideoReader
 from framepred.models.forecaster import MotionForecaster
 from framepred.models.interpolator import MotionInterpolator
 from framepred.predict.backtest import SPAN, batch_damping
@@ -366,3 +370,27 @@ def _score(model: MotionNet, batches: list[dict], dev: torch.device) -> float:
         scores.append(psnr_8bit(pred.flatten(0, 1), truth.flatten(0, 1)).item())
     model.train()
     return float(np.mean(scores))
+
+
+def adapt_to_video(net: Net, input: Path, fps, steps: int, *, device: torch.device | str,
+                   progress: bool, before: int | None = None) -> tuple[Net, dict]:  # fmt: skip
+    """`adapt` on the known frames of the video file or image folder `input` (read at `fps`),
+    the one entry point of `fill --adapt` and `predict --adapt`: every known frame placed on
+    the video's grid, or (`before`) only the frames before that slot, taken as consecutive
+    (decoding stops there). Returns the adapted network and the result as a dict (reports).
+    Raises `InputShapeError` where the video cannot be adapted to (too few frames)."""
+    with VideoReader(input, fps) as reader:
+        grid = Grid(reader.info.start, reader.info.interval)
+        known = ((grid.slot(f.pts), f.image) for f in reader)
+        try:
+            if before is not None:
+                past = (image for _, image in takewhile(lambda k: k[0] < before, known))
+                net, res = adapt(net, past, steps, device=device, progress=progress)
+            else:
+                slots, frames = tee(known)
+                net, res = adapt(net, (f for _, f in frames), steps, device=device,
+                                 progress=progress, slots=(s for s, _ in slots))  # fmt: skip
+        except ValueError as err:
+            raise InputShapeError(f"cannot adapt to {input}: {err}") from None
+    log.info("%s", res.summary())
+    return net, asdict(res)

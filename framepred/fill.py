@@ -20,35 +20,36 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
-from itertools import tee
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from framepred.errors import FramepredError, InputShapeError, VideoOpenError, VideoWriteError
+from framepred.errors import FramepredError, VideoWriteError
 from framepred.gaps import (
     Gap,
-    GapScan,
     Grid,
     SlotItem,
     SlotMapper,
-    find_gaps,
+    declared_slots,
+    inspect_video,
     is_scene_cut,
+    rate_conversion,
     runs,
+    slot_stream,
     slots_from_spec,
 )
 from framepred.io.atomic import atomic_path, check_writable_target
 from framepred.io.pipelining import BackgroundWriter, prefetch
 from framepred.io.reader import VideoInfo, VideoReader, probe
 from framepred.io.writer import VideoWriter, output_kind
-from framepred.synth.classical import Flow, Repeat, Synthesizer, context_spacing, get_synthesizer
+from framepred.synth.base import Synthesizer, context_spacing
+from framepred.synth.classical import Repeat
 from framepred.synth.ensemble import SelfEnsemble
 from framepred.synth.ensemble import check as check_ensemble
+from framepred.synth.methods import make_synthesizer
 
 log = logging.getLogger(__name__)
-
-METHODS = ("model", "flow", "blend", "repeat")
 
 
 @dataclass(frozen=True)
@@ -93,109 +94,15 @@ class FillReport:
         return json.dumps(data, indent=2)
 
 
-class ModelSynthesizer(Synthesizer):
-    """A learned predictor behind the synthesizer interface.
+@dataclass(frozen=True)
+class FillPlan:
+    """How each run of missing slots is filled: what every gap of one `fill_video` run shares."""
 
-    A gap of n slots is `predictor.predict(past, n)`: forward prediction from the frames
-    before it. At the start of a video there is no past, so time is reversed and the frames
-    after the gap are the context. Long gaps are predicted in chunks, each continuing from
-    the frames predicted so far.
-    """
-
-    name = "model"
-    chunk = 16
-    forward_only = True  # predicts from the frames before a gap (or after it, reversed)
-
-    def __init__(self, predictor, context: int | None = None):
-        self.predictor = predictor
-        self.context = int(context) if context else int(getattr(predictor, "context_frames", 10))
-
-    def synthesize(self, before, after, times):
-        return list(self.fill_run(before, after, len(times)))
-
-    def fill_run(self, before, after, n, spacing=None):
-        if len(before):
-            yield from self._rollout(list(before), n)
-        else:
-            yield from reversed(list(self._rollout(list(after)[::-1], n)))
-
-    def _rollout(self, context: list[np.ndarray], n: int) -> Iterator[np.ndarray]:
-        context = context[-self.context :]
-        done = 0
-        while done < n:
-            k = min(self.chunk, n - done)
-            pred = np.asarray(self.predictor.predict(np.stack(context), k))  # (k, H, W, C)
-            yield from pred
-            context = (context + list(pred))[-self.context :]
-            done += k
-
-
-def make_synthesizer(
-    method: str, model=None, device: str = "auto", predictor=None, precision: str = "32"
-):
-    """The synthesizer for `method`; `model` falls back to `flow` until a default is shipped.
-    `precision` ("32", "bf16", "auto") is the network's (`framepred.precision`)."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method '{method}': choose from {', '.join(METHODS)}")
-    if method != "model":
-        return get_synthesizer(method)
-    if predictor is not None:
-        return ModelSynthesizer(predictor)
-    name = str(model or "default")
-    if name == "default":
-        try:
-            from framepred.train.checkpoints import builtin_path
-        except ImportError:
-            builtin = None
-        else:
-            builtin = builtin_path("default")
-        if builtin is None:
-            log.warning("no learned default model is shipped yet; using --method flow")
-            return Flow()
-    from framepred.models.interpolator import MotionInterpolator
-    from framepred.predict.predictor import pick_device, predictor_for
-    from framepred.train.checkpoints import load_model
-
-    dev = pick_device(device)
-    net, meta = load_model(model or "default", dev)
-    if isinstance(net, MotionInterpolator):
-        from framepred.synth.motion import MotionSynthesizer
-
-        return MotionSynthesizer(net, dev, precision)
-    return ModelSynthesizer(predictor_for(net, dev, meta, precision=precision))
-
-
-def declared_slots(info: VideoInfo) -> int | None:
-    """Slots the file's declared duration covers (None when it does not say)."""
-    if info.end is None:
-        return None
-    return max(0, round((info.end - info.start) / info.interval))
-
-
-def trusted_end(
-    declared: int | None, next_slot: int, max_gap: int, warn: bool = False, expected: int = 0
-) -> int | None:
-    """Where the output grid ends: the declared length when its tail is believable.
-
-    Frames may stop before the length the header declares (a file cut short). That tail is
-    synthesized when it is at most `max_gap` slots; a longer one is header data that cannot
-    be trusted (a file may claim to last ten hours over six frames), so the grid ends at
-    the last frame instead. A tail of at most `expected` slots is the last frame's own span
-    on a finer grid (frame-rate conversion), not lost frames: it is filled without a warning.
-    """
-    if declared is None or declared <= next_slot:
-        return None
-    tail = declared - next_slot
-    if tail > max_gap:
-        if warn:
-            log.warning("the file declares %d slots but its frames stop at slot %d; a tail of %d "
-                        "slots is longer than --max-gap %d and is not synthesized", declared,
-                        next_slot, tail, max_gap)  # fmt: skip
-        return None
-    if warn and tail > expected:
-        log.warning("frames stop at slot %d but the file declares %d slots (cut short?); "
-                    "the last %d slots are synthesized", next_slot, declared, tail)  # fmt: skip
-    return declared
+    synth: Synthesizer
+    info: VideoInfo  # the output's grid: slot k is at info.start + k * info.interval
+    max_gap: int  # longer gaps are reported (and held, with on_long_gap "hold")
+    on_long_gap: str  # "fill" | "hold"
+    result: FillReport  # the report each run adds its gaps and slots to
 
 
 def _check_paths(input: Path, output: Path, overwrite: bool) -> None:
@@ -233,36 +140,6 @@ class _Peek:
         item = self.peek()
         assert item is not None
         return self._next.popleft()
-
-
-def _slot_stream(reader: VideoReader, mapper: SlotMapper, declared: int | None, max_gap: int,
-                 per_frame: int = 1):  # fmt: skip
-    for frame in reader:
-        yield from mapper.push(frame.pts, frame.image)
-    # A file cut short (damaged or not) gets its lost tail back, if the header is believable.
-    end = trusted_end(declared, mapper.next_slot, max_gap, warn=True, expected=per_frame - 1)
-    yield from mapper.finish(end)
-
-
-def rate_conversion(info: VideoInfo) -> Fraction:
-    """The output's frame rate over the video's own where `fps` sets a new one, else 1.
-
-    A whole number (25 -> 50: 2) puts the video's frames on the finer grid, and the slots
-    between them are synthesized like any gap. Any other ratio (24 -> 60, 30 -> 25) retimes
-    the video (`_retime_stream`): each output frame is made at its own time between the two
-    known frames around it, and one that falls exactly on a frame is that frame.
-
-    A ratio within 0.01% of a whole number or of its inverse is taken as that (--fps 29.97
-    on a 30000/1001 fps video is the same rate, not a retiming that moves every frame)."""
-    own, rate = info.source_rate, info.frame_rate
-    if own is None or own == rate:
-        return Fraction(1)
-    ratio = rate / own
-    for whole, exact in ((round(ratio), Fraction(round(ratio))),
-                         (round(1 / ratio), Fraction(1, max(1, round(1 / ratio))))):  # fmt: skip
-        if whole >= 1 and abs(ratio - exact) < 1e-4 * exact:
-            return exact
-    return ratio
 
 
 def _rate(rate: Fraction) -> str:
@@ -335,7 +212,11 @@ def fill_video(
                              "its frames: use a method that interpolates (flow, blend, or the "
                              "motion model)")  # fmt: skip
     # retiming learns on the video's own grid, where its frames are
-    adapted = _adapt(synth, input, None if retime else fps, adapt, progress) if adapt > 0 else None
+    adapted = (
+        _adapt_synthesizer(synth, input, None if retime else fps, adapt, progress)
+        if adapt > 0
+        else None
+    )
     if ensemble > 1:  # after adapting: the views share the adapted network
         synth = SelfEnsemble(synth, ensemble)
     with VideoReader(input, fps) as reader:
@@ -357,11 +238,9 @@ def fill_video(
                    file=sys.stderr, disable=not progress, desc="fill", dynamic_ncols=True,
                    leave=False)  # fmt: skip
         # Decoding runs ahead in one thread and encoding behind in another, beside synthesis.
-        stream = prefetch(_slot_stream(reader, mapper, declared_slots(grid), max_gap, per_frame))
-        if retime:
-            images = _retime_stream(stream, synth, grid, info, max_gap, on_long_gap, result)
-        else:
-            images = _fill_stream(stream, synth, info, max_gap, on_long_gap, result)
+        stream = prefetch(slot_stream(reader, mapper, declared_slots(grid), max_gap, per_frame))
+        plan = FillPlan(synth, info, max_gap, on_long_gap, result)
+        images = _retime_stream(stream, plan, grid) if retime else _fill_stream(stream, plan)
         with bar, closing(stream), VideoWriter(output, info.frame_rate, crf=crf, preset=preset,
                 rotation=info.rotation, audio_from=None if info.is_folder else input) as writer, \
                 BackgroundWriter(writer) as out:  # fmt: skip
@@ -388,32 +267,21 @@ def fill_video(
     return result
 
 
-def _adapt(synth: Synthesizer, input: Path, fps, steps: int, progress: bool) -> dict:
-    """Fine-tune the model of `synth` on the input's decoded frames (motion models only)."""
-    from dataclasses import asdict
-
-    from framepred.adapt import adapt
+def _adapt_synthesizer(synth: Synthesizer, input: Path, fps, steps: int, progress: bool) -> dict:
+    """Fine-tune the model of `synth` on the input's known frames (motion models only)."""
+    from framepred.adapt import adapt_to_video
     from framepred.synth.motion import MotionSynthesizer
 
     if not isinstance(synth, MotionSynthesizer):
         raise FramepredError("--adapt needs the learned motion model (--method model)")
-    with VideoReader(input, fps) as reader:
-        grid = Grid(reader.info.start, reader.info.interval)
-        known = ((grid.slot(f.pts), f.image) for f in reader)
-        pairs = tee(known)
-        try:
-            net, res = adapt(synth.net, (f for _, f in pairs[1]), steps, device=synth.device,
-                             progress=progress, slots=(s for s, _ in pairs[0]))  # fmt: skip
-        except ValueError as err:
-            raise InputShapeError(f"cannot adapt to {input}: {err}") from None
-    synth.net = net
-    log.info("%s", res.summary())
-    return asdict(res)
+    synth.net, result = adapt_to_video(synth.net, input, fps, steps, device=synth.device,
+                                       progress=progress)  # fmt: skip
+    return result
 
 
-def _fill_stream(items, synth: Synthesizer, info: VideoInfo, max_gap: int, on_long_gap: str,
-                 result: FillReport) -> Iterator[np.ndarray]:  # fmt: skip
+def _fill_stream(items, plan: FillPlan) -> Iterator[np.ndarray]:
     """Yield every output frame in slot order; synthesize each run of missing slots."""
+    synth, result = plan.synth, plan.result
     before: deque[tuple[int, np.ndarray]] = deque(maxlen=max(1, synth.context))  # (slot, frame)
     stream = _Peek(items)
     while (item := stream.peek()) is not None:
@@ -436,8 +304,8 @@ def _fill_stream(items, synth: Synthesizer, info: VideoInfo, max_gap: int, on_lo
             after.append((nxt.slot, nxt.image))
         taken = len(after)
         if after and synth.context > 1 and not synth.forward_only:
-            after += _context_ahead(stream, synth.context - taken, after[-1][1], max_gap)
-        yield from _fill_run(run, list(before), after, synth, info, max_gap, on_long_gap, result)
+            after += _context_ahead(stream, synth.context - taken, after[-1][1], plan.max_gap)
+        yield from _fill_run(run, list(before), after, plan)
         for known in after[:taken]:
             if before and synth.context > 1 and is_scene_cut(before[-1][1], known[1]):
                 before.clear()
@@ -446,15 +314,15 @@ def _fill_stream(items, synth: Synthesizer, info: VideoInfo, max_gap: int, on_lo
             yield known[1]
 
 
-def _retime_stream(items, synth: Synthesizer, src: VideoInfo, out: VideoInfo, max_gap: int,
-                   on_long_gap: str, result: FillReport) -> Iterator[np.ndarray]:  # fmt: skip
-    """Yield the frames of the output grid `out`, whose rate is not a whole multiple of the
+def _retime_stream(items, plan: FillPlan, src: VideoInfo) -> Iterator[np.ndarray]:
+    """Yield the frames of the output grid `plan.info`, whose rate is not a whole multiple of the
     video's own (`src`, the grid of `items`): output frame k lies at k * step of the video's
     frames (step = own rate / new rate). One that falls exactly on a known frame is that
     frame; every other one is synthesized at its own time between the known frames around it
     (several at once where they share the two), with the context and scene-cut handling of
     `_fill_stream`. Lost frames of the video just widen the span the output frames lie in."""
-    step = src.frame_rate / out.frame_rate
+    synth, result = plan.synth, plan.result
+    step = src.frame_rate / plan.info.frame_rate
     ctx = max(1, synth.context)
     before: deque[tuple[int, np.ndarray]] = deque(maxlen=ctx)
     stream = _Peek(items)
@@ -480,14 +348,13 @@ def _retime_stream(items, synth: Synthesizer, src: VideoInfo, out: VideoInfo, ma
         if run:
             after = [] if known is None else [known]
             if known is not None and synth.context > 1:
-                after += _context_ahead(stream, ctx - 1, known[1], max_gap)
+                after += _context_ahead(stream, ctx - 1, known[1], plan.max_gap)
             if before and known is not None:
                 a, b = before[-1][0], known[0]
                 times = [float((p - a) / (b - a)) for p in positions]
             else:  # one side only: the nearest frame is repeated, whatever the time
                 times = [0.5] * len(run)
-            yield from _fill_run(run, list(before), after, synth, out, max_gap, on_long_gap,
-                                 result, times)  # fmt: skip
+            yield from _fill_run(run, list(before), after, plan, times)
         if known is None:
             break
         if before and synth.context > 1 and is_scene_cut(before[-1][1], known[1]):
@@ -519,11 +386,12 @@ def _context_ahead(stream: _Peek, want: int, last: np.ndarray, max_gap: int):
 
 
 def _fill_run(run: list[SlotItem], before_known: list[tuple[int, np.ndarray]],
-              after_known: list[tuple[int, np.ndarray]], synth, info, max_gap, on_long_gap,
-              result: FillReport, times: list[float] | None = None) -> Iterator[np.ndarray]:  # fmt: skip
+              after_known: list[tuple[int, np.ndarray]], plan: FillPlan,
+              times: list[float] | None = None) -> Iterator[np.ndarray]:  # fmt: skip
     """Yield the frames of one run of missing slots, made from the known frames around it.
     `times`: where each slot lies between the last frame before and the first after (0..1;
     None: evenly spaced, as on the video's own grid)."""
+    synth, info, max_gap, result = plan.synth, plan.info, plan.max_gap, plan.result
     timed = times is not None
     if times is None:
         times = [(i + 1) / (len(run) + 1) for i in range(len(run))]
@@ -539,8 +407,8 @@ def _fill_run(run: list[SlotItem], before_known: list[tuple[int, np.ndarray]],
         result.long_gaps.append(long)
         log.warning("gap of %d slots at %d-%d is longer than --max-gap %d; %s", n,
                     long.start_slot, long.end_slot, max_gap,
-                    "filling it anyway" if on_long_gap == "fill" else "holding the nearest frame")  # fmt: skip
-        if on_long_gap == "hold":
+                    "filling it anyway" if plan.on_long_gap == "fill" else "holding the nearest frame")  # fmt: skip
+        if plan.on_long_gap == "hold":
             used = Repeat()
     if not before and not after:
         raise VideoWriteError("no known frame to fill from: every frame of the video is missing")
@@ -572,67 +440,3 @@ def _fill_run(run: list[SlotItem], before_known: list[tuple[int, np.ndarray]],
                 FilledSlot(item.slot, t, item.reason or "timestamps", used.name, side)
             )
             yield image
-
-
-@dataclass(frozen=True)
-class Inspection(GapScan):
-    """`inspect_video`'s answer: the stream facts plus what `fill` would fill. Where `fps`
-    retimes the video, the facts and gaps are on its own grid (`info`), and `retime_to` is
-    the new rate."""
-
-    info: VideoInfo | None = None
-    retime_to: Fraction | None = None
-
-    def retimed(self) -> tuple[int, int]:
-        """(output frames, those that are the video's own known frames) of the retiming."""
-        assert self.retime_to is not None and self.info is not None
-        ratio = self.retime_to / self.info.frame_rate
-        missing = set(self.missing)
-        n_out = math.ceil(self.n_slots * ratio)
-        own = sum(1 for k in range(n_out)
-                  if (k / ratio).denominator == 1 and int(k / ratio) not in missing)  # fmt: skip
-        return n_out, own
-
-
-def inspect_video(input: Path | str, *, detect: Sequence[str] = ("timestamps",),
-                  frames: str | None = None, fps: Fraction | float | None = None,
-                  info: VideoInfo | None = None, max_gap: int = 30) -> Inspection:  # fmt: skip
-    """A dry run of `fill`: the gaps it would fill. Decodes only when content checks are on.
-
-    `max_gap` bounds the tail of lost frames that a declared length may add (`trusted_end`).
-    """
-    reader = VideoReader(input, fps)
-    retime_to = None
-    if info is None:
-        info = reader.info
-        if info.source_rate is not None and rate_conversion(info).denominator != 1:
-            retime_to = info.frame_rate  # fill retimes: the video is read on its own grid
-            info = replace(info, frame_rate=info.source_rate, source_rate=None)
-    grid = Grid(info.start, info.interval)
-    declared = declared_slots(info)
-    if set(detect) & {"duplicates", "black"}:
-        scan = _scan_decoded(reader, grid, declared, frames, detect, max_gap)
-    else:
-        times = reader.packet_times()
-        if not times:
-            raise VideoOpenError(f"no video frames in file: {input}")
-        last = grid.slot(times[-1]) + 1
-        end = trusted_end(declared, last, max_gap)
-        explicit = slots_from_spec(frames, max(end or 0, last))
-        scan = find_gaps(times, grid, n_slots=end, explicit=explicit, detect=detect)
-    return Inspection(scan.gaps, scan.n_slots, scan.collisions, info, retime_to)
-
-
-def _scan_decoded(reader, grid, declared, frames, detect, max_gap) -> GapScan:
-    explicit = slots_from_spec(frames, declared)
-    mapper = SlotMapper(grid, frozenset(detect), explicit)
-    items: list[SlotItem] = []
-    with reader:
-        for frame in reader:
-            items.extend(
-                SlotItem(i.slot, None, i.reason) for i in mapper.push(frame.pts, frame.image)
-            )
-    items.extend(mapper.finish(trusted_end(declared, mapper.next_slot, max_gap)))
-    if explicit and max(explicit) >= mapper.next_slot:
-        slots_from_spec(frames, mapper.next_slot)  # raises with the range message
-    return GapScan(runs(items), mapper.next_slot, mapper.collisions)

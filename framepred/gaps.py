@@ -6,20 +6,28 @@ and a variable-frame-rate stream is mapped onto the grid (two frames in one slot
 is kept). Optional content checks mark duplicate/frozen frames (mpdecimate-like) and black
 frames (blackdetect-like) as missing too; `--frames 12-14,40` names slots explicitly.
 `SlotMapper` does this one frame at a time so `fill` can stream; `find_gaps` runs it over a
-list of timestamps for `info` and for tests.
+list of timestamps for `info` and for tests. Also the grid and rate arithmetic `fill` plans
+with (`declared_slots`, `trusted_end`, `rate_conversion`) and `inspect_video`, the dry run of
+`fill` that `framepred info` reports.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from framepred.errors import FramepredError
+from framepred.errors import FramepredError, VideoOpenError
+from framepred.io.reader import VideoInfo, VideoReader
+
+log = logging.getLogger(__name__)
 
 DETECTORS = ("timestamps", "duplicates", "black")
 
@@ -247,4 +255,133 @@ def find_gaps(
         image = next(image_iter) if image_iter is not None else None
         items.extend(SlotItem(i.slot, None, i.reason) for i in mapper.push(t, image))
     items.extend(mapper.finish(n_slots))
+    return GapScan(runs(items), mapper.next_slot, mapper.collisions)
+
+
+def declared_slots(info: VideoInfo) -> int | None:
+    """Slots the file's declared duration covers (None when it does not say)."""
+    if info.end is None:
+        return None
+    return max(0, round((info.end - info.start) / info.interval))
+
+
+def trusted_end(
+    declared: int | None, next_slot: int, max_gap: int, warn: bool = False, expected: int = 0
+) -> int | None:
+    """Where the output grid ends: the declared length when its tail is believable.
+
+    Frames may stop before the length the header declares (a file cut short). That tail is
+    synthesized when it is at most `max_gap` slots; a longer one is header data that cannot
+    be trusted (a file may claim to last ten hours over six frames), so the grid ends at
+    the last frame instead. A tail of at most `expected` slots is the last frame's own span
+    on a finer grid (frame-rate conversion), not lost frames: it is filled without a warning.
+    """
+    if declared is None or declared <= next_slot:
+        return None
+    tail = declared - next_slot
+    if tail > max_gap:
+        if warn:
+            log.warning("the file declares %d slots but its frames stop at slot %d; a tail of %d "
+                        "slots is longer than --max-gap %d and is not synthesized", declared,
+                        next_slot, tail, max_gap)  # fmt: skip
+        return None
+    if warn and tail > expected:
+        log.warning("frames stop at slot %d but the file declares %d slots (cut short?); "
+                    "the last %d slots are synthesized", next_slot, declared, tail)  # fmt: skip
+    return declared
+
+
+def slot_stream(reader: VideoReader, mapper: SlotMapper, declared: int | None, max_gap: int,
+                 per_frame: int = 1) -> Iterator[SlotItem]:  # fmt: skip
+    """The slots of the decoded video in order, known or missing (`SlotMapper`), with a lost
+    tail added where the header's length is believable (`trusted_end`)."""
+    for frame in reader:
+        yield from mapper.push(frame.pts, frame.image)
+    # A file cut short (damaged or not) gets its lost tail back, if the header is believable.
+    end = trusted_end(declared, mapper.next_slot, max_gap, warn=True, expected=per_frame - 1)
+    yield from mapper.finish(end)
+
+
+def rate_conversion(info: VideoInfo) -> Fraction:
+    """The output's frame rate over the video's own where `fps` sets a new one, else 1.
+
+    A whole number (25 -> 50: 2) puts the video's frames on the finer grid, and the slots
+    between them are synthesized like any gap. Any other ratio (24 -> 60, 30 -> 25) retimes
+    the video (`framepred.fill`): each output frame is made at its own time between the two
+    known frames around it, and one that falls exactly on a frame is that frame.
+
+    A ratio within 0.01% of a whole number or of its inverse is taken as that (--fps 29.97
+    on a 30000/1001 fps video is the same rate, not a retiming that moves every frame)."""
+    own, rate = info.source_rate, info.frame_rate
+    if own is None or own == rate:
+        return Fraction(1)
+    ratio = rate / own
+    for whole, exact in ((round(ratio), Fraction(round(ratio))),
+                         (round(1 / ratio), Fraction(1, max(1, round(1 / ratio))))):  # fmt: skip
+        if whole >= 1 and abs(ratio - exact) < 1e-4 * exact:
+            return exact
+    return ratio
+
+
+@dataclass(frozen=True)
+class Inspection(GapScan):
+    """`inspect_video`'s answer: the stream facts plus what `fill` would fill. Where `fps`
+    retimes the video, the facts and gaps are on its own grid (`info`), and `retime_to` is
+    the new rate."""
+
+    info: VideoInfo | None = None
+    retime_to: Fraction | None = None
+
+    def retimed(self) -> tuple[int, int]:
+        """(output frames, those that are the video's own known frames) of the retiming."""
+        assert self.retime_to is not None and self.info is not None
+        ratio = self.retime_to / self.info.frame_rate
+        missing = set(self.missing)
+        n_out = math.ceil(self.n_slots * ratio)
+        own = sum(1 for k in range(n_out)
+                  if (k / ratio).denominator == 1 and int(k / ratio) not in missing)  # fmt: skip
+        return n_out, own
+
+
+def inspect_video(input: Path | str, *, detect: Sequence[str] = ("timestamps",),
+                  frames: str | None = None, fps: Fraction | float | None = None,
+                  info: VideoInfo | None = None, max_gap: int = 30) -> Inspection:  # fmt: skip
+    """A dry run of `fill`: the gaps it would fill. Decodes only when content checks are on.
+
+    `max_gap` bounds the tail of lost frames that a declared length may add (`trusted_end`).
+    """
+    reader = VideoReader(input, fps)
+    retime_to = None
+    if info is None:
+        info = reader.info
+        if info.source_rate is not None and rate_conversion(info).denominator != 1:
+            retime_to = info.frame_rate  # fill retimes: the video is read on its own grid
+            info = replace(info, frame_rate=info.source_rate, source_rate=None)
+    grid = Grid(info.start, info.interval)
+    declared = declared_slots(info)
+    if set(detect) & {"duplicates", "black"}:
+        scan = _scan_decoded(reader, grid, declared, frames, detect, max_gap)
+    else:
+        times = reader.packet_times()
+        if not times:
+            raise VideoOpenError(f"no video frames in file: {input}")
+        last = grid.slot(times[-1]) + 1
+        end = trusted_end(declared, last, max_gap)
+        explicit = slots_from_spec(frames, max(end or 0, last))
+        scan = find_gaps(times, grid, n_slots=end, explicit=explicit, detect=detect)
+    return Inspection(scan.gaps, scan.n_slots, scan.collisions, info, retime_to)
+
+
+def _scan_decoded(reader, grid, declared, frames, detect, max_gap) -> GapScan:
+    explicit = slots_from_spec(frames, declared)
+    mapper = SlotMapper(grid, frozenset(detect), explicit)
+    items: list[SlotItem] = []
+    with reader:
+        for frame in reader:
+            items.extend(
+                SlotItem(i.slot, None, i.reason) for i in mapper.push(frame.pts, frame.image)
+            )
+    items.extend(mapper.finish(trusted_end(declared, mapper.next_slot, max_gap)))
+    if explicit and max(explicit) >= mapper.next_slot:
+        slots_from_spec(frames, mapper.next_slot)  # raises with the range message
     return GapScan(runs(items), mapper.next_slot, mapper.collisions)

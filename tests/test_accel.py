@@ -14,7 +14,8 @@ from framepred.data.interp import GapBatches
 from framepred.eval.metrics import psnr_u8
 from framepred.models.interpolator import Accel, MotionConfig, MotionInterpolator, grow_to_accel
 from framepred.models.warp import accel_shift, acceleration
-from framepred.synth.classical import Flow, Synthesizer, context_spacing
+from framepred.synth.base import Synthesizer, context_spacing
+from framepred.synth.classical import Flow
 from framepred.synth.motion import MotionSynthesizer
 from tests.conftest import pan_texture
 
@@ -163,7 +164,7 @@ class _Spy(Synthesizer):
 @pytest.mark.parametrize(("kept", "want"), [(lambda i: i % 2 == 0, (1.0, 1.0)),
                                             (lambda i: i % 5 < 2, (0.25, 0.25))])  # fmt: skip
 def test_fill_tells_the_synthesizer_where_the_context_frames_lie(kept, want):
-    from framepred.fill import FillReport, _fill_stream
+    from framepred.fill import FillPlan, FillReport, _fill_stream
     from framepred.gaps import SlotItem
     from framepred.io.reader import VideoInfo
 
@@ -172,7 +173,8 @@ def test_fill_tells_the_synthesizer_where_the_context_frames_lie(kept, want):
     info = VideoInfo(Path("x"), 8, 8, Fraction(25), None, Fraction(0), None, None, "-", "-",
                      False, 0)  # fmt: skip
     spy = _Spy()
-    list(_fill_stream(iter(items), spy, info, 30, "fill", FillReport("x", "y", "25", 0, 0, "spy")))
+    plan = FillPlan(spy, info, 30, "fill", FillReport("x", "y", "25", 0, 0, "spy"))
+    list(_fill_stream(iter(items), plan))
     if want == (1.0, 1.0):  # x2: the first gap has one frame before it, the last none after
         # and the one before that has no frame after its B (nothing past the next gap)
         assert spy.seen[0] == (0.0, 1.0) and spy.seen[-2:] == [(1.0, 0.0), None]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from framepred.fill import make_synthesizer
 from framepred.predict.predictor import pick_device
+from framepred.synth.methods import make_synthesizer
 
 ROOT = Path(__file__).resolve().parents[1]
 

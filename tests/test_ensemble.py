@@ -13,7 +13,8 @@ from test_fill import FakePredictor
 from framepred.errors import FramepredError
 from framepred.fill import fill_video
 from framepred.models.interpolator import MotionConfig, MotionInterpolator
-from framepred.synth.classical import Blend, Flow, Synthesizer
+from framepred.synth.base import Synthesizer
+from framepred.synth.classical import Blend, Flow
 from framepred.synth.ensemble import MEMBERS, SelfEnsemble
 from framepred.synth.motion import MotionSynthesizer
 

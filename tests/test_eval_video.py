@@ -18,7 +18,7 @@ from framepred.errors import InputShapeError
 from framepred.eval.video import evaluate, parse_pattern
 from framepred.models import EncoderForecaster, ModelConfig
 from framepred.predict.forecasters import Forecaster
-from framepred.synth.classical import Synthesizer
+from framepred.synth.base import Synthesizer
 from framepred.train.checkpoints import export_model
 
 N = 24

@@ -13,7 +13,8 @@ import pytest
 from conftest import gappy, moving_scene, panning_scene, psnr, read_all, sha256, write_video
 
 from framepred.errors import VideoWriteError
-from framepred.fill import fill_video, inspect_video, rate_conversion
+from framepred.fill import fill_video
+from framepred.gaps import inspect_video, rate_conversion
 from framepred.synth.classical import Blend, Flow, Repeat
 
 MISSING = {0, 1, 5, 6, 7, 12, 13, 28, 29}

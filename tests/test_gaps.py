@@ -21,7 +21,7 @@ from framepred.gaps import (
     is_scene_cut,
     slots_from_spec,
 )
-from framepred.synth.classical import Synthesizer
+from framepred.synth.base import Synthesizer
 
 GRID = Grid(Fraction(0), Fraction(1, 25))
 
@@ -191,14 +191,14 @@ def test_fill_stream_passes_known_frames_through_in_order(
     kept, jitter, colliders, explicit, extra, context
 ):
     from framepred.errors import VideoWriteError
-    from framepred.fill import FillReport, _fill_stream
+    from framepred.fill import FillPlan, FillReport, _fill_stream
     from framepred.io.reader import VideoInfo
 
     items, kept_known, n_slots, _ = _plan(kept, jitter, colliders, explicit, extra)
     info = VideoInfo(Path("x"), 8, 8, Fraction(25), None, Fraction(0), None, None, "-", "-",
                      False, 0)  # fmt: skip
     report = FillReport("x", "y", "25", 0, 0, "marker")
-    stream = _fill_stream(iter(items), _Marker(context), info, 30, "fill", report)
+    stream = _fill_stream(iter(items), FillPlan(_Marker(context), info, 30, "fill", report))
     if not kept_known:  # every frame named missing: nothing to fill from
         with pytest.raises(VideoWriteError):
             list(stream)

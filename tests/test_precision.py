@@ -18,9 +18,9 @@ from cli.main import cli
 from framepred.data.mmnist import load_digits, moving_mnist_sequence
 from framepred.errors import InputShapeError
 from framepred.eval.metrics import psnr_u8
-from framepred.fill import make_synthesizer
 from framepred.precision import autocast, resolve_precision
 from framepred.predict.predictor import load_predictor
+from framepred.synth.methods import make_synthesizer
 
 
 def test_resolve_precision_names():

@@ -33,7 +33,6 @@ from tqdm import tqdm
 
 from framepred.errors import InputShapeError, VideoOpenError
 from framepred.eval.metrics import psnr_u8, ssim_u8
-from framepred.fill import METHODS
 from framepred.gaps import Grid
 from framepred.io.reader import VideoReader
 from framepred.predict.forecasters import (
@@ -43,8 +42,10 @@ from framepred.predict.forecasters import (
     get_forecaster,
     video_model,
 )
-from framepred.synth.classical import Synthesizer, context_spacing, get_synthesizer
+from framepred.synth.base import Synthesizer, context_spacing
+from framepred.synth.classical import get_synthesizer
 from framepred.synth.ensemble import SelfEnsemble
+from framepred.synth.methods import METHODS
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +230,7 @@ def _methods(hide, methods, model, device, contexts, batch_size) -> list[tuple[s
             # The motion model (the `default`): its context is fixed by its config.
             out.append(("model", None, _motion_model(model, device)))
         else:
-            from framepred.fill import ModelSynthesizer
+            from framepred.synth.pixel import ModelSynthesizer
 
             # Loaded once for every context length of the sweep.
             loaded = get_forecaster(
@@ -271,7 +272,7 @@ def _motion_model(model, device):
     checkpoint is a pixel forecaster instead (cached: it is asked for twice)."""
     key = (str(model), device)
     if key not in _MOTION:
-        from framepred.fill import make_synthesizer
+        from framepred.synth.methods import make_synthesizer
         from framepred.synth.motion import MotionSynthesizer
 
         synth = make_synthesizer("model", model, device)

@@ -16,7 +16,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
-from itertools import takewhile
 from math import ceil
 from pathlib import Path
 
@@ -253,7 +252,9 @@ def predict_video(
         grid = Grid(info.start, info.interval)
         frames, first, last_slot = _read_window(reader, grid, first, context, horizon, progress)
     _check_window(first, last_slot, context, horizon, grid, compare)
-    adapted = _adapt(forecaster, input, fps, first, adapt, progress) if adapt > 0 else None
+    adapted = (
+        _adapt_forecaster(forecaster, input, fps, first, adapt, progress) if adapt > 0 else None
+    )
     ctx, n_filled = fill_context(frames, first - context, first)
     if n_filled:
         log.warning("%d of the %d context slots are missing in the source; interpolated "
@@ -289,12 +290,10 @@ def predict_video(
     return report
 
 
-def _adapt(forecaster: Forecaster, input: Path, fps, first: int, steps: int,
-           progress: bool) -> dict:  # fmt: skip
+def _adapt_forecaster(forecaster: Forecaster, input: Path, fps, first: int, steps: int,
+                      progress: bool) -> dict:  # fmt: skip
     """Fine-tune the forward-only motion model on the input's frames before slot `first`."""
-    from dataclasses import asdict
-
-    from framepred.adapt import adapt
+    from framepred.adapt import adapt_to_video
     from framepred.predict.predictor import MotionPredictor
 
     predictor = getattr(forecaster, "predictor", None)
@@ -303,18 +302,10 @@ def _adapt(forecaster: Forecaster, input: Path, fps, first: int, steps: int,
             "--adapt needs the learned motion forecaster (--method model with the shipped "
             "`forecast` model or one trained with --preset motion-forecast)"
         )
-    with VideoReader(input, fps) as reader:
-        grid = Grid(reader.info.start, reader.info.interval)
-        # Only the past: decoding stops at the first predicted slot.
-        past = (f.image for f in takewhile(lambda f: grid.slot(f.pts) < first, reader))
-        try:
-            net, res = adapt(predictor.motion_net, past, steps,
-                             device=predictor.device, progress=progress)  # fmt: skip
-        except ValueError as err:
-            raise InputShapeError(f"cannot adapt to {input}: {err}") from None
+    net, result = adapt_to_video(predictor.motion_net, input, fps, steps, before=first,
+                                 device=predictor.device, progress=progress)  # fmt: skip
     predictor.net = net  # type: ignore[assignment]  # a MotionPredictor holds a MotionForecaster
-    log.info("%s", res.summary())
-    return asdict(res)
+    return result
 
 
 def _make_forecaster(method, model, device, context, batch_size, precision) -> Forecaster:

@@ -23,8 +23,8 @@ from typing import NamedTuple
 import numpy as np
 
 from framepred.errors import FramepredError
+from framepred.synth.base import Spacing, Synthesizer, check_sides
 from framepred.synth.cache import Recent
-from framepred.synth.classical import Spacing, Synthesizer, _check
 
 
 class Member(NamedTuple):
@@ -84,7 +84,7 @@ class SelfEnsemble(Synthesizer):
                 for f in frames]  # fmt: skip
 
     def synthesize(self, before, after, times, spacing: Spacing | None = None):
-        _check(before, after)
+        check_sides(before, after)
         kw = {"spacing": spacing} if self.wants_spacing else {}
         if not before or not after:  # one side: nothing to mirror or reverse that would differ
             return self.inner.synthesize(before, after, times, **kw)

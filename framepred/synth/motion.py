@@ -22,8 +22,9 @@ from framepred.flow import grey_small, new_dis, pixel_grid2, resize_u8, warp, wo
 from framepred.models.interpolator import Accel, MotionInterpolator, Slot, speed_up
 from framepred.models.warp import fb_error
 from framepred.precision import autocast, resolve_precision
+from framepred.synth.base import Spacing, Synthesizer, check_sides
 from framepred.synth.cache import Recent
-from framepred.synth.classical import Blend, Flow, Repeat, Spacing, Synthesizer, _check
+from framepred.synth.classical import Blend, Flow, Repeat
 
 
 def to_tensor(frames: Sequence[np.ndarray], device: torch.device) -> torch.Tensor:
@@ -174,7 +175,7 @@ class MotionSynthesizer(Synthesizer):
     def synthesize(self, before, after, times, spacing: Spacing | None = None):
         """`spacing`: where the outer context frames lie (`baselines.context_spacing`); a model
         with `accel` uses it for quadratic motion, and falls back to linear motion without."""
-        _check(before, after)
+        check_sides(before, after)
         if not before or not after:
             return Repeat().synthesize(before, after, times)
         if min(before[-1].shape[:2]) < Flow.min_side:
