@@ -1,7 +1,7 @@
 """Prediction benchmark (DESIGN.md): 10 context frames -> the next 5, on real clips.
 
 Windows of 15 consecutive frames are cut from each clip at evenly spaced starts (scene cuts
-skipped: a window whose frames jump in colour histogram is not used); every forecaster
+skipped: a window with a scene cut, `framepred.gaps.has_scene_cut`, is not used); every forecaster
 predicts frames 11-15 from frames 1-10 and PSNR (8-bit RGB) is taken per predicted step.
 Baselines in the same run: copy-last-frame and flow extrapolation (DIS velocity of the last
 two frames, splatted forward). `--model` adds a learned forecaster (a checkpoint path or
@@ -21,6 +21,7 @@ import numpy as np
 
 from benchmarks.clips import CLIPS
 from framepred.eval.metrics import psnr_u8
+from framepred.gaps import has_scene_cut
 from framepred.io.reader import VideoReader
 from framepred.predict.forecasters import get_forecaster
 
@@ -42,11 +43,6 @@ def read_frames(path: Path, max_side: int, limit: int) -> list[np.ndarray]:
     return frames
 
 
-def _hist(img: np.ndarray) -> np.ndarray:
-    h = cv2.calcHist([img], [0, 1, 2], None, [8, 8, 8], [0, 256] * 3).ravel()
-    return h / h.sum()
-
-
 def windows(frames: list[np.ndarray], n: int) -> list[np.ndarray]:
     """Up to n windows of CONTEXT + HORIZON frames, evenly spaced, none across a cut."""
     span = CONTEXT + HORIZON
@@ -54,8 +50,7 @@ def windows(frames: list[np.ndarray], n: int) -> list[np.ndarray]:
     out = []
     for s in sorted(set(starts.tolist())):
         win = frames[s : s + span]
-        hists = [_hist(f) for f in win]
-        if max(np.abs(a - b).sum() for a, b in zip(hists[:-1], hists[1:], strict=True)) > 0.5:
+        if has_scene_cut(win):
             continue  # a scene cut inside the window
         out.append(np.stack(win))
     return out

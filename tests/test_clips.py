@@ -14,16 +14,10 @@ import torch
 from conftest import moving_scene, read_all, write_video
 from torch.utils.data import ConcatDataset, DataLoader
 
-from framepred.data.clips import (
-    SYNTHETIC_EPOCH,
-    ClipWindows,
-    Window,
-    find_clips,
-    has_scene_cut,
-    make_dataset,
-)
+from framepred.data.clips import SYNTHETIC_EPOCH, ClipWindows, Window, find_clips, make_dataset
 from framepred.data.synthetic import SyntheticMotion
 from framepred.errors import VideoOpenError
+from framepred.gaps import has_scene_cut
 
 N = 30  # frames per generated clip (64 x 48)
 

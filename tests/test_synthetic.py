@@ -10,11 +10,11 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from framepred.data.synthetic import MotionConfig, SyntheticMotion, load_photos, patch_mask
+from framepred.data.synthetic import SyntheticConfig, SyntheticMotion, load_photos, patch_mask
 from framepred.errors import VideoOpenError
 
 # Only the camera moves: a constant pan of exactly 5 px/frame in a random direction.
-PAN = MotionConfig(
+PAN = SyntheticConfig(
     max_speed=5.0, speed_power=0.0, still_camera=0.0, max_accel=0.0, max_zoom=0.0,
     max_rotation=0.0, max_patches=0, brightness=0.0, color_cast=0.0, noise=0.0,
 )  # fmt: skip
@@ -51,7 +51,7 @@ def test_a_seed_makes_every_item_repeatable_and_no_seed_draws_fresh_ones() -> No
 
 
 def test_consecutive_frames_differ_when_the_camera_moves() -> None:
-    moving = MotionConfig(still_camera=0.0)
+    moving = SyntheticConfig(still_camera=0.0)
     data = SyntheticMotion(length=4, size=(64, 64), seed=3, config=moving)
     for i in range(10):
         clip = data[i]
@@ -78,11 +78,11 @@ def test_a_pure_pan_makes_frames_that_are_shifted_copies() -> None:
 
 
 def test_patches_move_over_a_still_camera() -> None:
-    still = MotionConfig(still_camera=1.0, max_patches=4, brightness=0.0, noise=0.0)
+    still = SyntheticConfig(still_camera=1.0, max_patches=4, brightness=0.0, noise=0.0)
     data = SyntheticMotion(length=3, size=(64, 64), seed=5, config=still)
     changed = [bool((data[i][1] != data[i][0]).any()) for i in range(12)]
     assert any(changed)  # the clips with patches change; the background alone would not
-    static = MotionConfig(still_camera=1.0, max_patches=0, brightness=0.0, noise=0.0)
+    static = SyntheticConfig(still_camera=1.0, max_patches=0, brightness=0.0, noise=0.0)
     clip = SyntheticMotion(length=3, size=(64, 64), seed=5, config=static)[0]
     assert torch.equal(clip[0], clip[2])
 

@@ -43,6 +43,7 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from framepred.data.synthetic import SyntheticMotion, load_photos, single_thread_in_workers
 from framepred.errors import VideoOpenError
+from framepred.gaps import has_scene_cut
 from framepred.io.reader import IMAGE_EXTS, VideoReader, _numbered_images, to_rgb8
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,6 @@ VIDEO_SUFFIXES = {".mp4", ".mkv", ".gif", ".avi", ".mov", ".webm", ".m4v", ".mpg
 OPEN_CONTAINERS = 4  # per process: enough for a few clips in turn, bounded file handles
 P_FLIP = 0.5  # horizontal and vertical flips, each, in training
 P_REVERSE = 0.5  # time reversal in training
-# Bhattacharyya distance between the colour histograms of consecutive frames above which they
-# are taken to be a scene cut (bikes.mp4: its 5 cuts 0.26-0.66, other frame pairs <= 0.17).
-CUT_DISTANCE = 0.25
 CUT_RETRIES = 4
 # Random training windows drawn again when one does not decode (damaged data, timestamps out of
 # order) before the run gives up with the decoding error.
@@ -423,22 +421,6 @@ class ClipWindows(Dataset):
         while len(self._containers) > OPEN_CONTAINERS:
             self._containers.popitem(last=False)[1].close()
         return container
-
-
-def has_scene_cut(frames: Sequence[np.ndarray]) -> bool:
-    """Whether consecutive frames differ in colour make-up as at a cut (about 0.1 ms a frame)."""
-    hists = [_colour_histogram(f) for f in frames]
-    return any(
-        cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA) > CUT_DISTANCE
-        for a, b in zip(hists, hists[1:], strict=False)
-    )
-
-
-def _colour_histogram(frame: np.ndarray) -> np.ndarray:
-    step = max(1, min(frame.shape[:2]) // 64)  # a thumbnail of about 64 pixels is enough
-    thumb = np.ascontiguousarray(frame[::step, ::step])
-    hist = cv2.calcHist([thumb], [0, 1, 2], None, [8, 8, 8], [0, 256] * 3)
-    return cv2.normalize(hist, hist).flatten()
 
 
 def _frames(container: InputContainer, stream: Any) -> Iterator[av.VideoFrame]:

@@ -36,12 +36,12 @@ from framepred.io.reader import IMAGE_EXTS, to_rgb8
 
 log = logging.getLogger(__name__)
 
-REFERENCE_SIZE = 128  # motion magnitudes in `MotionConfig` are for this frame size
+REFERENCE_SIZE = 128  # motion magnitudes in `SyntheticConfig` are for this frame size
 MAX_PHOTO_SIDE = 1024  # a user's photos are shrunk to this long side when loaded
 
 
 @dataclass(frozen=True)
-class MotionConfig:
+class SyntheticConfig:
     """How much and what kind of motion the generator draws (sizes at 128 px)."""
 
     max_speed: float = 12.0  # px/frame of a pan or a patch's translation
@@ -102,7 +102,7 @@ def _signed_small(rng: np.random.Generator, limit: float, power: float) -> float
 
 
 def sample_trajectory(
-    rng: np.random.Generator, length: int, cfg: MotionConfig, unit: float, still: float
+    rng: np.random.Generator, length: int, cfg: SyntheticConfig, unit: float, still: float
 ) -> Trajectory:
     """A smooth random motion over `length` frames, centred on the middle frame.
 
@@ -163,14 +163,14 @@ def _warp(
     )
 
 
-def _view_scale(rng: np.random.Generator, photo: Photo, short: int, cfg: MotionConfig) -> float:
+def _view_scale(rng: np.random.Generator, photo: Photo, short: int, cfg: SyntheticConfig) -> float:
     """Output pixels per photo pixel for a view showing a random share of the photo."""
     share = math.exp(rng.uniform(math.log(cfg.view[0]), math.log(cfg.view[1])))
     return short / (share * min(photo.width, photo.height))
 
 
 def _background(
-    rng: np.random.Generator, photo: Photo, size: tuple[int, int], length: int, cfg: MotionConfig
+    rng: np.random.Generator, photo: Photo, size: tuple[int, int], length: int, cfg: SyntheticConfig
 ) -> np.ndarray:
     """Frames (T, H, W, 3) uint8 of a camera moving over `photo`, never past its edges."""
     h, w = size
@@ -224,7 +224,7 @@ def _box(matrix: np.ndarray, side: int, size: tuple[int, int]) -> tuple[int, int
 
 
 def _add_patch(
-    rng: np.random.Generator, frames: np.ndarray, photo: Photo, cfg: MotionConfig
+    rng: np.random.Generator, frames: np.ndarray, photo: Photo, cfg: SyntheticConfig
 ) -> None:
     """Composite one moving, masked patch of `photo` over uint8 `frames` (T, H, W, 3)."""
     length, h, w = frames.shape[:3]
@@ -266,7 +266,7 @@ def _noise_bank(min_size: int) -> torch.Tensor:
     return _NOISE_BANK
 
 
-def _finish(rng: np.random.Generator, frames: np.ndarray, cfg: MotionConfig) -> torch.Tensor:
+def _finish(rng: np.random.Generator, frames: np.ndarray, cfg: SyntheticConfig) -> torch.Tensor:
     """Brightness drift, colour cast and noise: uint8 (T, H, W, 3) -> float (T, 3, H, W)."""
     length = frames.shape[0]
     t = np.arange(length) - (length - 1) / 2
@@ -291,10 +291,10 @@ def render_clip(
     photos: Sequence[Photo],
     length: int = 7,
     size: tuple[int, int] = (128, 128),
-    cfg: MotionConfig | None = None,
+    cfg: SyntheticConfig | None = None,
 ) -> torch.Tensor:
     """One synthetic clip: float32 (T, 3, H, W) in [0, 1]. `size` is (height, width)."""
-    cfg = cfg or MotionConfig()
+    cfg = cfg or SyntheticConfig()
     first = int(rng.integers(len(photos)))
     frames = _background(rng, photos[first], size, length, cfg)  # (T, H, W, 3) uint8
     for _ in range(int(rng.integers(0, cfg.max_patches + 1))):
@@ -369,7 +369,7 @@ class SyntheticMotion(Dataset):
         seed: None draws a fresh clip on every access (training; from torch's RNG, so each
             DataLoader worker draws its own and `seed_everything(..., workers=True)` makes runs
             repeatable); an int makes item i the same clip on every call (validation).
-        config: motion magnitudes and effects; see `MotionConfig`.
+        config: motion magnitudes and effects; see `SyntheticConfig`.
     """
 
     def __init__(
@@ -379,7 +379,7 @@ class SyntheticMotion(Dataset):
         size: tuple[int, int] = (128, 128),
         epoch_size: int = 10_000,
         seed: int | None = None,
-        config: MotionConfig | None = None,
+        config: SyntheticConfig | None = None,
     ) -> None:
         images = load_photos() if photos is None else photos
         if not images:
@@ -387,7 +387,7 @@ class SyntheticMotion(Dataset):
         self.photos = [Photo(_as_rgb(np.asarray(p))) for p in images]
         self.length, self.epoch_size, self.seed = length, epoch_size, seed
         self.size = (int(size[0]), int(size[1]))
-        self.config = config or MotionConfig()
+        self.config = config or SyntheticConfig()
 
     def __len__(self) -> int:
         return self.epoch_size
