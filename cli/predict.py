@@ -17,7 +17,8 @@ from cli.options import (
 )
 from framepred.errors import InputShapeError
 from framepred.predict.forecasters import FORECASTERS
-from framepred.predict.video import parse_start, predict_file, predict_video
+from framepred.predict.npy import predict_file
+from framepred.predict.video import parse_start, predict_video
 
 VIDEO_ONLY = (
     "start",

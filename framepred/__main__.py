@@ -1,6 +1,11 @@
-"""`python -m framepred` runs the command-line interface."""
+"""`python -m framepred` runs the command-line interface (loaded only when run this way)."""
 
-from cli.main import main
+
+def _run() -> None:
+    from cli.main import main  # the front end; the library never imports it
+
+    main()
+
 
 if __name__ == "__main__":
-    main()
+    _run()

@@ -1,7 +1,6 @@
-"""File-level prediction jobs: read the input, predict, write the output atomically.
+"""The video prediction job: read the context, predict, write the output atomically.
 
-`predict_file` is the `.npy` contract (arrays in, predicted frames out). `predict_video`
-predicts the frames after a point of a video file or image folder: its context is the
+`predict_video` predicts the frames after a point of a video file or image folder: its context is the
 `context` grid slots before `start` (default: after the last frame), and it writes the
 prediction (optionally after the context) as a video, a PNG folder or a `.npy` array, with
 the comparison pictures of `framepred.eval.compare` where the video holds the true frames.
@@ -26,82 +25,14 @@ from framepred.errors import FramepredError, InputShapeError, VideoOpenError, Vi
 from framepred.eval.compare import write_side_by_side, write_strip
 from framepred.eval.metrics import psnr_u8
 from framepred.gaps import Grid
-from framepred.io.atomic import atomic_path, check_writable_target
+from framepred.io.atomic import check_writable_target
 from framepred.io.reader import VideoReader
 from framepred.io.span import write_span
 from framepred.io.writer import output_kind
 from framepred.predict.forecasters import Forecaster, fill_context, get_forecaster, video_model
-from framepred.predict.predictor import load_predictor, predict_array
 
 log = logging.getLogger(__name__)
 
-
-def default_model_name() -> str:
-    """The model `.npy` prediction uses when none is named: the Moving MNIST model (arrays
-    are the digit sequences it was trained on). Video uses `video_model()`."""
-    return "mmnist"
-
-
-def load_npy(path: Path) -> np.ndarray:
-    """Load a .npy array without unpickling anything."""
-    try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as err:
-        raise InputShapeError(
-            f"cannot read {path} as a numeric .npy array ({str(err).splitlines()[0][:100]})"
-        ) from None
-    except (OSError, EOFError) as err:
-        raise VideoOpenError(f"cannot read {path}: {err}") from None
-
-
-def predict_file(
-    input_path: Path,
-    output: Path,
-    *,
-    horizon: int,
-    model: str | None = None,
-    device: str = "auto",
-    overwrite: bool = False,
-    precision: str = "32",
-) -> np.ndarray:
-    """Predict `horizon` frames after the frames in `input_path` and write them to `output`.
-
-    Only `.npy` input and output are handled here (see `predict_array` for the layouts).
-    """
-    input_path, output = Path(input_path), Path(output)
-    if not input_path.exists():
-        raise VideoOpenError(f"no such file: {input_path}")
-    if input_path.suffix.lower() != ".npy":
-        raise InputShapeError(
-            f"unsupported input {input_path.suffix or input_path.name!r}: give a .npy array"
-        )
-    if output.suffix.lower() != ".npy":
-        raise InputShapeError(
-            f"unsupported output {output.suffix or output.name!r} for .npy input: use .npy"
-        )
-    if output.resolve() == input_path.resolve():
-        raise InputShapeError("output path is the input path; the input is never overwritten")
-    check_writable_target(output, overwrite=overwrite)
-    if horizon < 1:
-        raise InputShapeError(f"horizon must be at least 1, got {horizon}")
-    array = load_npy(input_path)
-    name = model or default_model_name()
-    predictor = load_predictor(name, device=device, precision=precision)
-    log.info("predicting %d frames with %s", horizon, name)
-    result = predict_array(array, horizon, predictor)
-    _save_npy(output, result)
-    return result
-
-
-def _save_npy(output: Path, array: np.ndarray) -> None:
-    with atomic_path(output) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-
-
-# --------------------------------------------------------------------------------------
-# Video input
-# --------------------------------------------------------------------------------------
 
 _CLOCK = re.compile(r"(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)")
 
