@@ -30,7 +30,8 @@ from framepred.data.mmnist import MovingMNIST
 from framepred.eval.mmnist import copy_last, evaluate_mmnist, zeros
 from framepred.models.reference import ReferenceConvLSTM
 from framepred.predict.predictor import FramePredictor, load_predictor
-from framepred.train.fit import PRESETS, TrainConfig, train
+from framepred.train.config import PRESETS, TrainConfig
+from framepred.train.fit import train
 
 # framepred's training recipe per preset (the reference keeps its own: --batch-size, MSE, Adam 1e-3)
 # motion-forecast: batch 4, chosen by one 20-minute run of the model alone (MSE 110.2 on 1,000

@@ -27,7 +27,7 @@ from framepred.data.mmnist import MovingMNIST
 from framepred.models.forecaster import MotionForecastConfig, MotionForecaster
 from framepred.models.interpolator import speed_up
 from framepred.precision import bf16_is_fast
-from framepred.train.fit import MMNIST_HORIZON, MMNIST_SIDE, PRESETS
+from framepred.train.config import MMNIST_HORIZON, MMNIST_SIDE, PRESETS
 from framepred.train.motion import motion_loss
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from framepred.train.fit import PRESETS, TrainConfig, task_of, train
+from framepred.train.config import PRESETS, TrainConfig, task_of
+from framepred.train.fit import train
 
 
 @click.command("train")

@@ -22,7 +22,7 @@ _API = {
     "load_model": "framepred.train.checkpoints",
     "export_model": "framepred.train.checkpoints",
     "train": "framepred.train.fit",
-    "TrainConfig": "framepred.train.fit",
+    "TrainConfig": "framepred.train.config",
     "evaluate_mmnist": "framepred.eval.mmnist",
     "fill_video": "framepred.fill",
     "predict_video": "framepred.predict.video",

@@ -172,7 +172,8 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A `framepred train` output folder from a few steps of the tiny preset."""
-    from framepred.train.fit import PRESETS, TrainConfig, train
+    from framepred.train.config import PRESETS, TrainConfig
+    from framepred.train.fit import train
 
     out = tmp_path_factory.mktemp("tiny_run")
     train(

@@ -6,7 +6,8 @@ from pathlib import Path
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from framepred.train.fit import PRESETS, TrainConfig, train
+from framepred.train.config import PRESETS, TrainConfig
+from framepred.train.fit import train
 
 
 class SaveRankWeights(Callback):

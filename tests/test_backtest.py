@@ -16,7 +16,8 @@ from framepred.models.warp import project_flow
 from framepred.predict.backtest import SPAN, backtest_damping
 from framepred.predict.predictor import MotionPredictor, load_predictor, predict_array
 from framepred.train.checkpoints import export_model, load_model
-from framepred.train.fit import TrainConfig, train
+from framepred.train.config import TrainConfig
+from framepred.train.fit import train
 from tests.test_train_motion import bouncing, clips  # noqa: F401  (fixture)
 
 TINY = {"head": "motion-forecast", "chs": [4, 8, 8, 8]}

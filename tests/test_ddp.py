@@ -29,7 +29,7 @@ def test_two_process_ddp_ends_with_identical_weights(tmp_path):
     for key in w0:
         torch.testing.assert_close(w0[key], w1[key], rtol=0, atol=0, msg=key)
     # Training moved the weights away from a fresh initialisation (same seed).
-    from framepred.train.fit import PRESETS
+    from framepred.train.config import PRESETS
     from framepred.train.pixel import FramePredictorModule
 
     torch.manual_seed(0)

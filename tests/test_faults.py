@@ -26,7 +26,8 @@ from lightning.pytorch.callbacks import Callback
 import framepred.io.atomic
 from cli.main import cli
 from framepred.errors import TrainingError
-from framepred.train.fit import PRESETS, TrainConfig, train
+from framepred.train.config import PRESETS, TrainConfig
+from framepred.train.fit import train
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,8 @@ from framepred.models.forecaster import MotionForecastConfig, MotionForecaster
 from framepred.models.warp import backward_warp
 from framepred.predict.predictor import MotionPredictor, load_predictor, predict_array
 from framepred.train.checkpoints import export_model, load_model
-from framepred.train.fit import TrainConfig, train
+from framepred.train.config import TrainConfig
+from framepred.train.fit import train
 from tests.test_train_motion import bouncing, clips  # noqa: F401  (fixture)
 
 TINY = {"head": "motion-forecast", "chs": [4, 8, 8, 8]}

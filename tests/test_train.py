@@ -8,7 +8,8 @@ import torch
 
 from framepred.errors import FramepredError, TrainingError
 from framepred.train.checkpoints import export_model, load_model
-from framepred.train.fit import PRESETS, TrainConfig, train
+from framepred.train.config import PRESETS, TrainConfig
+from framepred.train.fit import train
 from framepred.train.pixel import FramePredictorModule
 
 

@@ -12,7 +12,8 @@ from cli.main import cli
 from framepred.errors import FramepredError
 from framepred.models.interpolator import MotionInterpolator
 from framepred.train.checkpoints import load_model
-from framepred.train.fit import TrainConfig, train
+from framepred.train.config import TrainConfig
+from framepred.train.fit import train
 from tests.conftest import moving_scene, write_video
 
 
