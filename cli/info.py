@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from cli.options import fps_option
-from framepred.fill import inspect_video
 from framepred.gaps import DETECTORS
 
 
@@ -47,6 +46,8 @@ def info_command(
         return
     if input_path is None:
         raise click.BadParameter("INPUT is required (or use --models)", param_hint="INPUT")
+    from framepred.fill import inspect_video
+
     scan = inspect_video(input_path, detect=detect, frames=frames, fps=fps, max_gap=max_gap)
     info = scan.info
     assert info is not None

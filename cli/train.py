@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from framepred.train import PRESETS, TrainConfig, task_of, train
+from framepred.presets import PRESETS
 
 
 @click.command("train")
@@ -169,6 +169,8 @@ def train_command(
     photos; `synthetic:DIR` uses your own): the motion model that fills gaps, or with
     `--preset motion-forecast` the one that predicts.
     """
+    from framepred.train import TrainConfig, task_of, train
+
     motion = task_of(list(data)) == "motion"
     preset = preset or ("motion" if motion else "mmnist")
     cfg = TrainConfig(
