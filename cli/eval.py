@@ -8,13 +8,11 @@ import click
 
 from cli.options import device_option, ensemble_option, model_option
 from framepred.errors import InputShapeError
-from framepred.eval.mmnist import Predictor, copy_last, evaluate_mmnist, zeros
-from framepred.eval.video import evaluate, parse_pattern
-from framepred.io.atomic import check_writable_target
-from framepred.predict.predictor import FramePredictor, load_predictor
 
 
 def _check_pattern(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from framepred.eval.video import parse_pattern
+
     try:
         parse_pattern(value)
     except InputShapeError as err:
@@ -125,6 +123,9 @@ def eval_command(
     INPUT `mmnist` runs the Moving MNIST protocol (10 -> 10 frames on test digits) and prints
     MSE and MAE (per frame, summed over pixels in [0,1]), SSIM and PSNR.
     """
+    from framepred.eval.video import evaluate
+    from framepred.io.atomic import check_writable_target
+
     if input_name == "mmnist":
         _eval_mmnist(model, device, sequences, batch_size or 64, context)
         return
@@ -172,6 +173,9 @@ def eval_command(
 def _eval_mmnist(
     model: str | None, device: str, sequences: int, batch_size: int, contexts: list[int] | None
 ) -> None:
+    from framepred.eval.mmnist import Predictor, copy_last, evaluate_mmnist, zeros
+    from framepred.predict.predictor import FramePredictor, load_predictor
+
     predictor = load_predictor(model or "mmnist", device=device, batch_size=batch_size)
     predictors: dict[str, Predictor | FramePredictor] = {
         "framepred": predictor,

@@ -15,12 +15,13 @@ from cli.options import (
     model_option,
     precision_option,
 )
-from framepred.fill import fill_video
-from framepred.gaps import DETECTORS, SlotSpecError, parse_slot_spec
+from framepred.gaps import DETECTORS
 from framepred.synth.methods import METHODS
 
 
 def _check_frames(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from framepred.gaps import SlotSpecError, parse_slot_spec
+
     if value is not None:
         try:
             parse_slot_spec(value)
@@ -133,6 +134,8 @@ def fill_command(
     nominal frame grid: kept frames pass through unchanged (bit-exact with .mkv or a PNG
     folder), missing slots are synthesized, audio is carried over (mp4/mkv).
     """
+    from framepred.fill import fill_video
+
     result = fill_video(
         input_path,
         output,

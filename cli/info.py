@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cli.options import fps_option
-from framepred.gaps import DETECTORS, inspect_video
+from framepred.gaps import DETECTORS
 
 
 @click.command("info")
@@ -46,6 +46,8 @@ def info_command(
         return
     if input_path is None:
         raise click.BadParameter("INPUT is required (or use --models)", param_hint="INPUT")
+    from framepred.gaps import inspect_video
+
     scan = inspect_video(input_path, detect=detect, frames=frames, fps=fps, max_gap=max_gap)
     info = scan.info
     assert info is not None

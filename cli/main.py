@@ -11,22 +11,23 @@ import sys
 
 import click
 
+from cli.commands import COMMANDS, load
 from framepred.errors import FramepredError
 
 
 class FramepredGroup(click.Group):
-    """A group that loads its commands lazily and turns library errors into one clean line
-    and exit code 1."""
+    """A group that loads its commands lazily (its help lists them from `COMMANDS` without
+    importing any) and turns library errors into one clean line and exit code 1."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        from cli import commands
-
-        return list(commands.COMMANDS)
+        return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        from cli import commands
+        return load(cmd_name) if cmd_name in COMMANDS else None
 
-        return commands.load(cmd_name) if cmd_name in commands.COMMANDS else None
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, entry.short_help) for name, entry in COMMANDS.items()])
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         debug = ctx.params.get("debug", False) or "--debug" in sys.argv

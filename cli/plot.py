@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from framepred.eval.plots import plot_training
-
 
 @click.command("plot")
 @click.argument("run_dir", metavar="DIR", type=click.Path(path_type=Path))
@@ -24,6 +22,8 @@ def plot_command(run_dir: Path, output: Path | None) -> None:
     Reads DIR/logs/metrics.csv: train/loss and val/loss against step (log scale), and
     val/psnr (or val/mse) in a second panel when logged.
     """
+    from framepred.eval.plots import plot_training
+
     output = output or run_dir / "loss.png"
     plot_training(run_dir, output)
     click.echo(f"wrote {output}", err=True)

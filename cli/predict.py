@@ -17,8 +17,6 @@ from cli.options import (
 )
 from framepred.errors import InputShapeError
 from framepred.predict.forecasters import FORECASTERS
-from framepred.predict.npy import predict_file
-from framepred.predict.video import parse_start, predict_video
 
 VIDEO_ONLY = (
     "start",
@@ -34,6 +32,8 @@ VIDEO_ONLY = (
 
 
 def _check_start(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from framepred.predict.video import parse_start
+
     if value is not None:
         try:
             parse_start(value)
@@ -145,6 +145,9 @@ def predict_command(
     A .npy INPUT (T,H,W[,C]) or (N,T,H,W[,C]), uint8 or float in [0,1], gives a .npy
     output with only the predicted frames, shape (...,HORIZON,H,W[,C]), same dtype.
     """
+    from framepred.predict.npy import predict_file
+    from framepred.predict.video import predict_video
+
     if input_path.suffix.lower() == ".npy":
         given = [
             f"--{name.replace('_', '-')}"

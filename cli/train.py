@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from framepred.train.config import PRESETS, TrainConfig, task_of
-from framepred.train.fit import train
+from framepred.train.config import PRESETS
 
 
 @click.command("train")
@@ -170,6 +169,9 @@ def train_command(
     photos; `synthetic:DIR` uses your own): the motion model that fills gaps, or with
     `--preset motion-forecast` the one that predicts.
     """
+    from framepred.train.config import TrainConfig, task_of
+    from framepred.train.fit import train
+
     motion = task_of(list(data)) == "motion"
     preset = preset or ("motion" if motion else "mmnist")
     cfg = TrainConfig(

@@ -7,9 +7,10 @@ from __future__ import annotations
 # written with PyAV at explicit timestamps so they can have holes, VFR jitter and audio.
 # ---------------------------------------------------------------------------------------
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import av
 import numpy as np
@@ -165,29 +166,46 @@ def gappy_mkv(tmp_path: Path) -> Path:
 # ---------------------------------------------------------------------------------------
 import torch  # noqa: E402
 
+if TYPE_CHECKING:
+    from framepred.train.config import TrainConfig
+
 # One thread per test process: the suite must not oversubscribe a 2-core machine.
 torch.set_num_threads(1)
+
+
+def tiny_config(out: Path, data: Sequence[str] = ("mmnist",), **fields: Any) -> TrainConfig:
+    """The tiny training run the tests share, with `fields` overriding any TrainConfig field.
+
+    The tiny preset of the task (the pixel model on mmnist, the motion model on clips), two
+    sequences a step and two to validate on, no validation or checkpoint before step 1000
+    unless asked, no progress bar; on clips, 32-pixel crops at one scale. No step budget:
+    each test says how many steps it trains (`max_steps`).
+    """
+    from framepred.train.config import PRESETS, TrainConfig, task_of
+
+    motion = task_of(list(data)) == "motion"
+    defaults: dict[str, Any] = dict(
+        data=list(data),
+        out=out,
+        model=dict(PRESETS["motion-tiny" if motion else "tiny"]),
+        batch_size=2,
+        val_every=1000,
+        val_size=2,
+        ckpt_every=1000,
+        progress=False,
+    )
+    if motion:
+        defaults.update(working=32, scales=(1,))
+    return TrainConfig(**{**defaults, **fields})
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A `framepred train` output folder from a few steps of the tiny preset."""
-    from framepred.train.config import PRESETS, TrainConfig
     from framepred.train.fit import train
 
     out = tmp_path_factory.mktemp("tiny_run")
-    train(
-        TrainConfig(
-            out=out,
-            model=dict(PRESETS["tiny"]),
-            max_steps=6,
-            batch_size=4,
-            val_every=3,
-            val_size=8,
-            ckpt_every=3,
-            progress=False,
-        )
-    )
+    train(tiny_config(out, max_steps=6, batch_size=4, val_every=3, val_size=8, ckpt_every=3))
     return out
 
 

@@ -4,9 +4,9 @@ import sys
 from pathlib import Path
 
 import torch
+from conftest import tiny_config
 from lightning.pytorch.callbacks import Callback
 
-from framepred.train.config import PRESETS, TrainConfig
 from framepred.train.fit import train
 
 
@@ -21,17 +21,7 @@ class SaveRankWeights(Callback):
 if __name__ == "__main__":
     torch.set_num_threads(1)
     out = Path(sys.argv[1])
-    cfg = TrainConfig(
-        out=out / "run",
-        model=dict(PRESETS["tiny"]),
-        max_steps=3,
-        batch_size=2,
-        val_every=100,
-        val_size=4,
-        ckpt_every=100,
-        accelerator="cpu",
-        devices=2,
-        strategy="ddp",
-        progress=False,
+    cfg = tiny_config(
+        out / "run", max_steps=3, val_size=4, accelerator="cpu", devices=2, strategy="ddp"
     )
     train(cfg, extra_callbacks=[SaveRankWeights(out)])

@@ -88,11 +88,16 @@ def test_adapt_learns_with_every_other_frame_missing():
     net = MotionInterpolator(MotionConfig(chs=(8, 8, 16, 16), accel=True))
     slots = list(range(0, 160, 2))
     frames = [moving_scene(s, w=64, h=64, speed=1) for s in slots]
-    _, result = adapt(net, frames, steps=60, lr=2e-3, working=32, progress=False, slots=slots)
+    before = [p.detach().clone() for p in net.parameters()]
+    adapted, result = adapt(net, frames, steps=60, lr=2e-3, working=32, progress=False, slots=slots)
     assert result.zoom == 2
     assert result.psnr_after > result.psnr_before + 0.5, result
+    assert result.kept_step > 0 and adapted is not net
+    # the original network is left as it was
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
 
 
+@pytest.mark.slow
 def test_adapt_learns_on_a_video_with_two_kept_three_dropped():
     torch.manual_seed(0)
     net = MotionInterpolator(MotionConfig(chs=(8, 8, 16, 16), accel=True))
@@ -102,6 +107,7 @@ def test_adapt_learns_on_a_video_with_two_kept_three_dropped():
     assert result.psnr_after > result.psnr_before + 0.5, result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("accel", [False, True])
 def test_adapt_lowers_the_error_on_the_video_it_adapts_to(accel):
     torch.manual_seed(0)

@@ -16,8 +16,8 @@ from framepred.models.warp import project_flow
 from framepred.predict.backtest import SPAN, backtest_damping
 from framepred.predict.predictor import MotionPredictor, load_predictor, predict_array
 from framepred.train.checkpoints import export_model, load_model
-from framepred.train.config import TrainConfig
 from framepred.train.fit import train
+from tests.conftest import tiny_config
 from tests.test_train_motion import bouncing, clips  # noqa: F401  (fixture)
 
 TINY = {"head": "motion-forecast", "chs": [4, 8, 8, 8]}
@@ -101,24 +101,26 @@ def test_forecast_batches_with_a_span_carry_the_longer_context():
     torch.testing.assert_close(batch["test_backs"][:, -1], batch["back"])
 
 
-def test_a_backtesting_forecaster_trains_and_predicts_from_ten_frames(tmp_path):
+# Two steps on the smallest batches cover the training path; 40 steps show that the
+# back-tested decay stays finite over a run. Both validate twice.
+@pytest.mark.parametrize(
+    "run",
+    [
+        {"max_steps": 2, "val_every": 1},
+        pytest.param(
+            {"max_steps": 40, "batch_size": 4, "val_every": 20, "val_size": 8},
+            marks=pytest.mark.slow,
+        ),
+    ],
+    ids=["2-steps", "40-steps"],
+)
+def test_a_backtesting_forecaster_trains_and_predicts_from_ten_frames(tmp_path, run):
     from tests.conftest import write_video
 
     clip = tmp_path / "long.mkv"  # its last fifth (validation) holds 10 + 5 frames
     write_video(clip, [(i / 25, bouncing(i)) for i in range(80)], codec="ffv1")
-    cfg = TrainConfig(
-        data=[str(clip)],
-        out=tmp_path / "run",
-        model=dict(TINY),
-        max_steps=40,
-        batch_size=4,
-        lr=3e-3,
-        val_every=20,
-        val_size=8,
-        working=32,
-        scales=(1,),
-        progress=False,
-        backtest=True,
+    cfg = tiny_config(
+        tmp_path / "run", [str(clip)], model=dict(TINY), lr=3e-3, backtest=True, **run
     )
     net, _ = load_model(train(cfg))
     assert isinstance(net, MotionForecaster)

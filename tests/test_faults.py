@@ -20,13 +20,12 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import moving_scene, read_all, sha256, write_video
+from conftest import moving_scene, read_all, sha256, tiny_config, write_video
 from lightning.pytorch.callbacks import Callback
 
 import framepred.io.atomic
 from cli.main import cli
 from framepred.errors import TrainingError
-from framepred.train.config import PRESETS, TrainConfig
 from framepred.train.fit import train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,6 +90,7 @@ def _run(*args):
 # -- training killed with SIGKILL, then --resume ----------------------------------------------
 
 
+@pytest.mark.slow
 def test_training_killed_mid_run_resumes_to_the_same_step_count(tmp_path, monkeypatch):
     out, steps = tmp_path / "run", 30
     args = ["train", "mmnist", "--out", out, "--preset", "tiny", "--batch-size", 2,
@@ -139,7 +139,11 @@ def _partials(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if ".partial" in p.name)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+@pytest.mark.parametrize(
+    "sig",
+    [signal.SIGINT, pytest.param(signal.SIGKILL, marks=pytest.mark.slow)],
+    ids=["SIGINT", "SIGKILL"],
+)
 def test_fill_interrupted_leaves_the_previous_output_or_none(tmp_path, long_clip, sig):
     out_dir, tmpdir = tmp_path / "out", tmp_path / "tmp"
     out_dir.mkdir()
@@ -276,8 +280,7 @@ class _Poison(Callback):
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "inf"])
 def test_non_finite_step_is_reported_and_never_checkpointed(tmp_path, value):
-    cfg = TrainConfig(out=tmp_path / "run", model=dict(PRESETS["tiny"]), max_steps=8,
-                      batch_size=2, val_every=1000, val_size=2, ckpt_every=2, progress=False)  # fmt: skip
+    cfg = tiny_config(tmp_path / "run", max_steps=8, ckpt_every=2)
     with pytest.raises(TrainingError, match="non-finite train loss .* at step 3"):
         train(cfg, extra_callbacks=[_Poison(3, value)])
     ckpts = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())

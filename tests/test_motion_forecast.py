@@ -19,6 +19,7 @@ from framepred.predict.predictor import MotionPredictor, load_predictor, predict
 from framepred.train.checkpoints import export_model, load_model
 from framepred.train.config import TrainConfig
 from framepred.train.fit import train
+from tests.conftest import tiny_config
 from tests.test_train_motion import bouncing, clips  # noqa: F401  (fixture)
 
 TINY = {"head": "motion-forecast", "chs": [4, 8, 8, 8]}
@@ -66,19 +67,17 @@ def test_the_predictor_takes_any_size_grey_or_colour(tmp_path):
     assert err_model < err_copy
 
 
+@pytest.mark.slow
 def test_a_short_forecast_run_lowers_the_validation_loss(clips, tmp_path):  # noqa: F811
-    cfg = TrainConfig(
-        data=[str(clips / "clip0.mkv")],
-        out=tmp_path / "run",
+    cfg = tiny_config(
+        tmp_path / "run",
+        [str(clips / "clip0.mkv")],
         model={"head": "motion-forecast", "chs": [8, 8, 16, 16]},
         max_steps=150,
         batch_size=4,
         lr=3e-3,
         val_every=50,
         val_size=8,
-        working=32,
-        scales=(1,),
-        progress=False,
     )
     last = train(cfg)
     with open(tmp_path / "run" / "logs" / "metrics.csv", newline="") as f:
@@ -101,7 +100,7 @@ def test_a_fill_model_is_refused_by_predict_clearly(tmp_path):
         load_predictor(path, device="cpu")
 
 
-@pytest.mark.parametrize("backtest", [False, True])
+@pytest.mark.parametrize("backtest", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_predict_adapt_learns_from_the_past_only(tmp_path, monkeypatch, backtest):
     import framepred.adapt
     from framepred.predict.video import predict_video
@@ -156,6 +155,17 @@ def test_sequences_predicted_together_equal_one_at_a_time():
     assert not np.allclose(together[0], together[1])  # the sequences were not mixed up
 
 
+def test_a_forecaster_trains_two_steps_on_moving_mnist(tmp_path):
+    """The fast cover of the run below: Moving MNIST forecast windows, a checkpoint that
+    `predict` loads as the motion predictor."""
+    last = train(tiny_config(tmp_path / "mm", model=dict(TINY), max_steps=2, val_every=2))
+    with open(tmp_path / "mm" / "logs" / "metrics.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("val/loss")]
+    assert len(rows) == 1 and np.isfinite(float(rows[0]["val/loss"]))
+    assert isinstance(load_predictor(last, "cpu"), MotionPredictor)
+
+
+@pytest.mark.slow
 def test_the_forecaster_trains_on_moving_mnist_and_is_scored_by_eval(tmp_path):
     from framepred.eval.mmnist import evaluate_mmnist
 

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from conftest import panning_scene
 
 from cli.main import cli
+from framepred import precision
 from framepred.data.mmnist import load_digits, moving_mnist_sequence
 from framepred.errors import InputShapeError
 from framepred.eval.metrics import psnr_u8
@@ -27,9 +28,47 @@ def test_resolve_precision_names():
     cpu = torch.device("cpu")
     assert resolve_precision("32", cpu) is None
     assert resolve_precision("bf16", cpu) is torch.bfloat16
-    assert resolve_precision("auto", cpu) in (None, torch.bfloat16)
     with pytest.raises(InputShapeError, match="unknown precision"):
         resolve_precision("fp8", cpu)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_auto_is_bf16_exactly_where_bf16_measures_faster(monkeypatch, fast):
+    seen = []
+    monkeypatch.setattr(precision, "bf16_is_fast", lambda kind: seen.append(kind) or fast)
+    assert resolve_precision("auto", torch.device("cpu")) is (torch.bfloat16 if fast else None)
+    assert seen == ["cpu"]
+
+
+@pytest.fixture
+def fresh_bf16_probe():
+    """`bf16_is_fast` measures once per device kind: forget its answers before and after."""
+    precision.bf16_is_fast.cache_clear()
+    yield precision.bf16_is_fast
+    precision.bf16_is_fast.cache_clear()
+
+
+@pytest.mark.parametrize("bf16_wins", [True, False])
+def test_the_cpu_probe_says_bf16_is_fast_when_its_matmul_is_quicker(
+    monkeypatch, fresh_bf16_probe, bf16_wins
+):
+    clock = iter(range(10_000))
+    slow_dtype = torch.float32 if bf16_wins else torch.bfloat16
+
+    def timed_matmul(a, b):  # each product of the slow dtype takes 10 ticks, the other 1
+        for _ in range(9 if a.dtype == slow_dtype else 0):
+            next(clock)
+        return a
+
+    monkeypatch.setattr(precision.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(torch.Tensor, "__matmul__", timed_matmul)
+    assert fresh_bf16_probe("cpu") is bf16_wins
+
+
+def test_bf16_is_slow_on_a_device_without_it(monkeypatch, fresh_bf16_probe):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert fresh_bf16_probe("cuda") is False
+    assert fresh_bf16_probe("mps") is False
 
 
 def test_autocast_runs_convolutions_in_bf16_and_none_leaves_fp32():

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_config
 
 from framepred.errors import FramepredError, TrainingError
 from framepred.train.checkpoints import export_model, load_model
-from framepred.train.config import PRESETS, TrainConfig
+from framepred.train.config import PRESETS
 from framepred.train.fit import train
 from framepred.train.pixel import FramePredictorModule
 
@@ -19,15 +20,7 @@ def _seq(b=2, t=20, size=16):
 
 
 def test_fast_dev_run(tmp_path):
-    out = train(
-        TrainConfig(
-            out=tmp_path / "run",
-            model=dict(PRESETS["tiny"]),
-            batch_size=2,
-            fast_dev_run=True,
-            progress=False,
-        )
-    )
+    out = train(tiny_config(tmp_path / "run", fast_dev_run=True))
     assert out == tmp_path / "run"
 
 
@@ -52,16 +45,7 @@ def test_checkpoint_reloads_and_predicts_identically(tiny_ckpt: Path, tmp_path):
 
 
 def test_resume_continues_to_the_same_step_count(tmp_path):
-    cfg = TrainConfig(
-        out=tmp_path / "run",
-        model=dict(PRESETS["tiny"]),
-        max_steps=4,
-        batch_size=2,
-        val_every=2,
-        val_size=2,
-        ckpt_every=2,
-        progress=False,
-    )
+    cfg = tiny_config(tmp_path / "run", max_steps=4, val_every=2, ckpt_every=2)
     train(cfg)
     with pytest.raises(FramepredError, match="--resume"):
         train(cfg)
@@ -79,12 +63,12 @@ def test_resume_continues_to_the_same_step_count(tmp_path):
 
 def test_resume_without_a_run_is_a_clear_error(tmp_path):
     with pytest.raises(FramepredError, match="nothing to resume"):
-        train(TrainConfig(out=tmp_path, model=dict(PRESETS["tiny"]), max_steps=1, resume=True))
+        train(tiny_config(tmp_path, max_steps=1, resume=True))
 
 
 def test_a_budget_is_required(tmp_path):
     with pytest.raises(FramepredError, match="budget"):
-        train(TrainConfig(out=tmp_path, model=dict(PRESETS["tiny"])))
+        train(tiny_config(tmp_path))
 
 
 def test_non_finite_loss_is_reported_not_saved(tmp_path):
@@ -101,25 +85,14 @@ def test_learning_rate_warms_up_then_anneals():
     assert m.lr_at(0.5) < 1e-3 and m.lr_at(1.0) == pytest.approx(2e-5)
 
 
+@pytest.mark.slow
 def test_a_short_run_lowers_the_validation_loss(tmp_path):
     from framepred.data.mmnist import MovingMNIST
 
     val = torch.stack([MovingMNIST("val", 8, seed=1)[i] for i in range(8)])
     before = FramePredictorModule(model=dict(PRESETS["tiny"]))
     torch.manual_seed(0)  # the same initial weights as the run below (seed 0)
-    last = train(
-        TrainConfig(
-            out=tmp_path / "r",
-            model=dict(PRESETS["tiny"]),
-            max_steps=40,
-            batch_size=8,
-            lr=5e-3,
-            val_every=1000,
-            val_size=2,
-            ckpt_every=1000,
-            progress=False,
-        )
-    )
+    last = train(tiny_config(tmp_path / "r", max_steps=40, batch_size=8, lr=5e-3))
     after = FramePredictorModule.load_from_checkpoint(last, map_location="cpu", weights_only=True)
     with torch.no_grad():
         loss_before = before._loss(before.net(val[:, :10], 10), val[:, 10:]).item()
@@ -129,18 +102,7 @@ def test_a_short_run_lowers_the_validation_loss(tmp_path):
 
 def test_init_starts_from_a_models_weights(tiny_ckpt, tmp_path):
     start, _ = load_model(tiny_ckpt)
-    last = train(
-        TrainConfig(
-            out=tmp_path / "ft",
-            init=str(tiny_ckpt),
-            max_steps=1,
-            batch_size=2,
-            lr=1e-9,
-            val_every=100,
-            val_size=2,
-            progress=False,
-        )
-    )
+    last = train(tiny_config(tmp_path / "ft", init=str(tiny_ckpt), max_steps=1, lr=1e-9))
     tuned, _ = load_model(last)
     assert tuned.config == start.config
     for (name, a), b in zip(start.state_dict().items(), tuned.state_dict().values(), strict=True):

@@ -14,7 +14,7 @@ from framepred.models.interpolator import MotionInterpolator
 from framepred.train.checkpoints import load_model
 from framepred.train.config import TrainConfig
 from framepred.train.fit import train
-from tests.conftest import moving_scene, write_video
+from tests.conftest import moving_scene, tiny_config, write_video
 
 
 def bouncing(i: int, w: int = 64, h: int = 48) -> np.ndarray:
@@ -41,20 +41,18 @@ def _val_rows(run):
         return [r for r in csv.DictReader(f) if r.get("val/loss")]
 
 
+@pytest.mark.slow
 def test_a_short_run_on_a_clip_lowers_the_validation_loss(clips, tmp_path):
     # One clip: validation is its last fifth (frames never trained on).
-    cfg = TrainConfig(
-        data=[str(clips / "clip0.mkv")],
-        out=tmp_path / "run",
+    cfg = tiny_config(
+        tmp_path / "run",
+        [str(clips / "clip0.mkv")],
         model={"head": "motion", "chs": [8, 8, 16, 16]},
         max_steps=90,
         batch_size=4,
         lr=2e-3,
         val_every=30,
         val_size=8,
-        working=32,
-        scales=(1,),
-        progress=False,
     )
     last = train(cfg)
     rows = _val_rows(tmp_path / "run")
@@ -104,11 +102,15 @@ def test_accel_grows_an_init_model_and_trains_it(clips, tmp_path):
 
     start = tmp_path / "linear.pt"
     export_model(MotionInterpolator(MotionConfig(chs=(4, 8, 8, 8))), start)
-    cfg = TrainConfig(
-        data=[str(clips)], out=tmp_path / "acc", model={"head": "motion"}, init=str(start),
-        accel=True, max_steps=4,
-        batch_size=2, val_every=2, val_size=4, working=32, scales=(1,), progress=False,
-    )  # fmt: skip
+    cfg = tiny_config(
+        tmp_path / "acc",
+        [str(clips)],
+        init=str(start),
+        accel=True,
+        max_steps=4,
+        val_every=2,
+        val_size=4,
+    )
     net, _ = load_model(train(cfg))
     assert isinstance(net, MotionInterpolator) and net.config.accel
     assert net.config.chs == (4, 8, 8, 8)
