@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cli.options import device_option, ensemble_option, model_option
-from framepred.atomic import check_writable_target
+from framepred.atomic import check_output_target
 from framepred.errors import InputShapeError
 from framepred.eval_video import evaluate, parse_pattern
 from framepred.mmnist_eval import Predictor, copy_last, evaluate_mmnist, zeros
@@ -135,8 +135,8 @@ def eval_command(
             param_hint="INPUT",
         )
     for target in (plot, json_path):
-        if target is not None:
-            check_writable_target(target)
+        if target is not None:  # rewritten if they exist, but never onto the input
+            check_output_target(target, [path], overwrite=True)
     result = evaluate(
         path,
         pattern,

@@ -110,7 +110,12 @@ def _check_start(ctx: click.Context, param: click.Parameter, value: str | None) 
 )
 @device_option
 @precision_option
-@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace OUTPUT if it exists: a file, or a PNG folder framepred wrote (never any "
+    "other folder).",
+)
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.pass_context
 def predict_command(

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from framepred.atomic import atomic_path, check_writable_target
+from framepred.atomic import atomic_path, check_output_target
 from framepred.baselines import Flow, Repeat, Synthesizer, context_spacing, get_synthesizer
 from framepred.ensemble import SelfEnsemble
 from framepred.ensemble import check as check_ensemble
@@ -199,13 +199,8 @@ def trusted_end(
 
 
 def _check_paths(input: Path, output: Path, overwrite: bool) -> None:
-    src, dst = input.resolve(), output.resolve()
-    if src == dst:
-        raise VideoWriteError(f"output is the input; choose another path: {output}")
-    if input.is_dir() and dst.is_relative_to(src):
-        raise VideoWriteError(f"output may not be inside the input folder: {output}")
     output_kind(output)
-    check_writable_target(output, overwrite=overwrite)
+    check_output_target(output, [input], overwrite)
     if output.exists() and (output.is_dir() != (output_kind(output) == "folder")):
         raise VideoWriteError(f"output exists and is of another kind: {output}")
 
@@ -323,8 +318,8 @@ def fill_video(
     if on_long_gap not in ("fill", "hold"):
         raise ValueError(f"on_long_gap must be 'fill' or 'hold', got {on_long_gap!r}")
     _check_paths(input, output, overwrite)
-    if report is not None:
-        check_writable_target(Path(report))
+    if report is not None:  # like the output: replaced only with overwrite, never the video
+        check_output_target(Path(report), [input, output], overwrite)
     synth = make_synthesizer(method, model, device, predictor, precision)
     check_ensemble(synth, ensemble)  # before adapting: nothing is learned for a refusal
     ratio = rate_conversion(probe(input, fps)) if fps else Fraction(1)
@@ -363,7 +358,8 @@ def fill_video(
         else:
             images = _fill_stream(stream, synth, info, max_gap, on_long_gap, result)
         with bar, closing(stream), VideoWriter(output, info.frame_rate, crf=crf, preset=preset,
-                rotation=info.rotation, audio_from=None if info.is_folder else input) as writer, \
+                rotation=info.rotation, audio_from=None if info.is_folder else input,
+                overwrite=overwrite) as writer, \
                 BackgroundWriter(writer) as out:  # fmt: skip
             for image in images:
                 out.write(image)
@@ -380,7 +376,7 @@ def fill_video(
              result.n_kept, result.n_filled, result.method)  # fmt: skip
     if report is not None:
         try:
-            with atomic_path(Path(report)) as tmp:
+            with atomic_path(Path(report), overwrite=overwrite) as tmp:
                 tmp.write_text(result.to_json())
         except OSError as err:  # e.g. the disk filled up: the video itself is whole
             reason = err.strerror or str(err)

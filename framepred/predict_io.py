@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from framepred.atomic import atomic_path, check_writable_target
+from framepred.atomic import atomic_path, check_output_target
 from framepred.compare import psnr_u8, write_side_by_side, write_strip
 from framepred.errors import FramepredError, InputShapeError, VideoOpenError, VideoWriteError
 from framepred.forecasters import Forecaster, fill_context, get_forecaster, video_model
@@ -81,7 +81,7 @@ def predict_file(
         )
     if output.resolve() == input_path.resolve():
         raise InputShapeError("output path is the input path; the input is never overwritten")
-    check_writable_target(output, overwrite=overwrite)
+    check_output_target(output, [input_path], overwrite)
     if horizon < 1:
         raise InputShapeError(f"horizon must be at least 1, got {horizon}")
     array = load_npy(input_path)
@@ -89,12 +89,12 @@ def predict_file(
     predictor = load_predictor(name, device=device, precision=precision)
     log.info("predicting %d frames with %s", horizon, name)
     result = predict_array(array, horizon, predictor)
-    _save_npy(output, result)
+    _save_npy(output, result, overwrite)
     return result
 
 
-def _save_npy(output: Path, array: np.ndarray) -> None:
-    with atomic_path(output) as tmp:
+def _save_npy(output: Path, array: np.ndarray, overwrite: bool = True) -> None:
+    with atomic_path(output, overwrite=overwrite) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, array, allow_pickle=False)
 
@@ -175,12 +175,8 @@ def compare_paths(output: Path) -> tuple[Path, Path]:
 
 def _check_output(input_path: Path, output: Path, overwrite: bool, compare: bool) -> str:
     kind = "npy" if output.suffix.lower() == ".npy" else output_kind(output)
-    if output.resolve() == input_path.resolve():
-        raise VideoWriteError(f"output is the input; choose another path: {output}")
-    if input_path.is_dir() and output.resolve().is_relative_to(input_path.resolve()):
-        raise VideoWriteError(f"output may not be inside the input folder: {output}")
     for target in (output, *(compare_paths(output) if compare else ())):
-        check_writable_target(target, overwrite=overwrite)
+        check_output_target(target, [input_path], overwrite)
     if output.exists() and output.is_dir() != (kind == "folder"):
         raise VideoWriteError(f"output exists and is of another kind: {output}")
     return kind
@@ -271,7 +267,7 @@ def predict_video(
     first_out = first - context if with_context else first
     audio_from = None if info.is_folder or kind not in ("mp4", "mkv") else input
     report.audio = write_span(output, kind, out_frames, info, grid.time(first_out), crf,
-                                 audio_from)  # fmt: skip
+                              audio_from, overwrite=overwrite)  # fmt: skip
     report.n_written = len(out_frames)
     if compare:
         side, strip = compare_paths(output)

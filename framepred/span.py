@@ -24,21 +24,24 @@ log = logging.getLogger(__name__)
 
 
 def write_span(output: Path, kind: str, frames: np.ndarray, info: VideoInfo, t0: Fraction,
-               crf: int, audio_from: Path | None) -> str:  # fmt: skip
+               crf: int, audio_from: Path | None, *, overwrite: bool = True) -> str:  # fmt: skip
     """Write frames that stand for the source's time from `t0` on; return what audio got.
 
     `kind` is "npy" ((T, H, W, 3) uint8) or a `VideoWriter` kind. For mp4/mkv with an
     `audio_from` file, its audio from `t0` for the frames' duration is muxed in: "trimmed",
     or "padded" with silence where the span runs past the audio's end; "none" otherwise.
+    `overwrite` False refuses an output that appears while this writes.
     """
     if kind == "npy":
-        with atomic_path(output) as tmp:
+        with atomic_path(output, overwrite=overwrite) as tmp:
             with open(tmp, "wb") as f:
                 np.save(f, frames, allow_pickle=False)
         return "none"
     codecs = audio_codecs(audio_from)
     if not codecs or audio_from is None:
-        with VideoWriter(output, info.frame_rate, crf=crf, rotation=info.rotation) as writer:
+        with VideoWriter(
+            output, info.frame_rate, crf=crf, rotation=info.rotation, overwrite=overwrite
+        ) as writer:
             for image in frames:
                 writer.write(image)
         return "none"
@@ -48,7 +51,7 @@ def write_span(output: Path, kind: str, frames: np.ndarray, info: VideoInfo, t0:
             for image in frames:
                 writer.write(image)
         duration = Fraction(len(frames)) / info.frame_rate
-        with atomic_path(output) as tmp:
+        with atomic_path(output, overwrite=overwrite) as tmp:
             return _mux_audio(video_tmp, audio_from, tmp, t0 - info.start, duration, kind)
     finally:
         video_tmp.unlink(missing_ok=True)

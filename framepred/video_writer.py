@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from av.container import OutputContainer
 
-from framepred.atomic import atomic_path
+from framepred.atomic import atomic_path, write_folder_manifest
 from framepred.errors import VideoWriteError
 from framepred.video import VIDEO_EXTS, _reason
 
@@ -59,10 +59,15 @@ class VideoWriter:
         crf, preset: libx264 quality and speed for `.mp4`.
         audio_from: a media file whose audio streams are carried over (mp4/mkv only).
         rotation: display rotation in degrees to store (mp4/mkv) or apply (gif/folder).
+        overwrite: replace an existing output (a file, or a folder framepred wrote); False
+            refuses one that appears while this writes (`atomic.atomic_path`).
+
+    A folder gets framepred's manifest (`atomic.MANIFEST`) after its last frame.
     """
 
     def __init__(self, path: Path | str, frame_rate: Fraction, *, crf: int = 18,
-                 preset: str = "medium", audio_from: Path | None = None, rotation: int = 0):  # fmt: skip
+                 preset: str = "medium", audio_from: Path | None = None, rotation: int = 0,
+                 overwrite: bool = True):  # fmt: skip
         self.path = Path(path)
         self.kind = output_kind(self.path)
         self.frame_rate = Fraction(frame_rate)
@@ -70,7 +75,7 @@ class VideoWriter:
         self.audio_from, self.rotation = audio_from, rotation % 360
         self.count = 0
         self._atomic: AbstractContextManager[Path] | None = atomic_path(
-            self.path, is_dir=self.kind == "folder"
+            self.path, is_dir=self.kind == "folder", overwrite=overwrite
         )
         self._tmp = self._atomic.__enter__()
         self._video_tmp = self._tmp
@@ -137,11 +142,14 @@ class VideoWriter:
             stream.set_display_rotation(self.rotation)
         self._stream = stream
 
+    def _frame_name(self, i: int) -> str:
+        return f"frame_{i:06d}.png"
+
     def _write(self, image: np.ndarray) -> None:
         if self.kind in ("gif", "folder") and self.rotation:
             image = np.ascontiguousarray(np.rot90(image, self.rotation // 90))
         if self.kind == "folder":
-            name = self._tmp / f"frame_{self.count:06d}.png"
+            name = self._tmp / self._frame_name(self.count)
             if not cv2.imwrite(str(name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
                 raise VideoWriteError(f"cannot write {self.path}: PNG frame {self.count} failed")
             return
@@ -174,6 +182,8 @@ class VideoWriter:
                 self._container = None
             if self._video_tmp != self._tmp:
                 self._remux()
+            if self.kind == "folder":
+                write_folder_manifest(self._tmp, map(self._frame_name, range(self.count)))
         except BaseException as err:
             self.abort(type(err), err, err.__traceback__)
             raise

@@ -1,0 +1,214 @@
+"""Reliability, round 2 (issue 26): nothing a user owns is ever deleted or replaced, and nine
+hostile inputs that used to get through.
+
+Each test asserts the exit code, that no traceback is printed, that the inputs are unchanged
+and that nothing outside the intended output is created or removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import gappy, moving_scene, read_all, write_video
+
+import framepred.atomic
+from cli.main import cli
+from framepred.atomic import MANIFEST, atomic_path, is_framepred_folder
+from framepred.errors import VideoWriteError
+
+
+def _run(*args) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
+    assert "Traceback" not in result.output and "Warning" not in result.output, result.output
+    return result.exit_code, result.output
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    """Every path under `root` with the hash of its bytes (folders and links by kind)."""
+    snap = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if path.is_symlink():
+            snap[rel] = f"link:{path.readlink()}"
+        elif path.is_dir():
+            snap[rel] = "dir"
+        else:
+            snap[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return snap
+
+
+@pytest.fixture
+def user_folder(tmp_path) -> Path:
+    """A folder of the user's own files: a clip, an image folder, notes, a symlink."""
+    user = tmp_path / "user"
+    (user / "sub").mkdir(parents=True)
+    write_video(user / "clip.mkv", gappy([0, 1, 3, 4, 5]))
+    (user / "notes.txt").write_text("my notes")
+    (user / "sub" / "photo.png").write_bytes(b"\x89PNG not really")
+    frames = user / "frames"
+    frames.mkdir()
+    import cv2
+
+    for i in (0, 1, 3):
+        cv2.imwrite(str(frames / f"{i:04d}.png"), moving_scene(i))
+    (user / "link").symlink_to(user)
+    return user
+
+
+# -- 1. --overwrite never deletes what framepred did not write --------------------------------
+
+FILL = ("fill", "--method", "repeat", "--no-progress")
+PREDICT = ("predict", "--method", "copy-last", "--horizon", "2", "--no-progress")
+
+
+@pytest.mark.parametrize("overwrite", [False, True], ids=["plain", "overwrite"])
+@pytest.mark.parametrize("command", [FILL, PREDICT], ids=["fill", "predict"])
+@pytest.mark.parametrize("source", ["clip.mkv", "frames"])
+@pytest.mark.parametrize(
+    "output",
+    ["", "sub", "clip.mkv", "frames", "frames/out", "link", "link/sub", "sub/..", "../user",
+     "notes.txt", "sub/photo.png", "link/clip.mkv"],
+)  # fmt: skip
+def test_no_output_option_touches_the_users_files(
+    user_folder, tmp_path, command, source, output, overwrite
+):
+    if source == "clip.mkv" and output.startswith("frames/"):
+        pytest.skip("a new path inside a folder that is not the input: a legitimate output")
+    if overwrite and output.endswith("clip.mkv") and source != "clip.mkv":
+        pytest.skip("--overwrite replaces a regular file by design (not the input here)")
+    before = _snapshot(tmp_path)
+    out = user_folder / output if output else user_folder
+    extra = ["--overwrite"] if overwrite else []
+    code, text = _run(command[0], user_folder / source, "-o", out, *command[1:], *extra)
+    assert code == 1, text
+    assert text.startswith("Error: ") and len(text.strip().splitlines()) == 1, text
+    assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("overwrite", [False, True], ids=["plain", "overwrite"])
+@pytest.mark.parametrize("option", ["--report", "--plot", "--json"])
+def test_side_outputs_never_land_on_the_input(user_folder, tmp_path, option, overwrite):
+    before = _snapshot(tmp_path)
+    src = user_folder / "clip.mkv"
+    if option == "--report":
+        args = [*FILL[:1], src, "-o", tmp_path / "o.mkv", *FILL[1:], option, src]
+    else:
+        args = ["eval", src, "--methods", "repeat", option, src]
+    code, text = _run(*args, *(["--overwrite"] if overwrite and option == "--report" else []))
+    assert code == 1 and "is the input" in text, text
+    assert _snapshot(tmp_path) == before
+
+
+def test_report_file_is_replaced_only_with_overwrite(user_folder, tmp_path):
+    src, out, report = user_folder / "clip.mkv", tmp_path / "o.mkv", user_folder / "notes.txt"
+    before = _snapshot(tmp_path)
+    code, text = _run(*FILL[:1], src, "-o", out, *FILL[1:], "--report", report)
+    assert code == 1 and "--overwrite" in text and _snapshot(tmp_path) == before
+
+
+def test_overwrite_replaces_only_a_folder_framepred_wrote(user_folder, tmp_path):
+    src, out = user_folder / "clip.mkv", tmp_path / "png"
+    assert _run(*FILL[:1], src, "-o", out, *FILL[1:])[0] == 0
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["tool"] == "framepred" and manifest["frames"] == 6
+    assert sorted(manifest["files"]) == sorted(p.name for p in out.glob("*.png"))
+    assert is_framepred_folder(out)
+    code, _ = _run(*FILL[:1], src, "-o", out, *FILL[1:], "--overwrite")
+    assert code == 0 and len(list(out.glob("*.png"))) == 6
+
+    # A file of the user's inside it: the folder is no longer only framepred's.
+    (out / "mine.txt").write_text("keep me")
+    before = _snapshot(tmp_path)
+    code, text = _run(*FILL[:1], src, "-o", out, *FILL[1:], "--overwrite")
+    assert code == 1 and "framepred did not write" in text, text
+    assert _snapshot(tmp_path) == before
+
+    # A PNG folder without the manifest (the user's own frames) is never replaced.
+    (out / "mine.txt").unlink()
+    (out / MANIFEST).unlink()
+    before = _snapshot(tmp_path)
+    code, text = _run(*FILL[:1], src, "-o", out, *FILL[1:], "--overwrite")
+    assert code == 1 and "framepred did not write" in text, text
+    assert _snapshot(tmp_path) == before
+
+
+def test_a_manifest_cannot_name_files_outside_its_folder(tmp_path):
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (tmp_path / "victim.txt").write_text("x")
+    (folder / MANIFEST).write_text(json.dumps({"tool": "framepred", "files": ["../victim.txt"]}))
+    assert not is_framepred_folder(folder)
+
+
+# -- 8. concurrent writes to one output -------------------------------------------------------
+
+
+def test_publish_refuses_an_output_that_appeared_meanwhile(tmp_path):
+    target = tmp_path / "o.bin"
+    with pytest.raises(VideoWriteError, match="appeared while this run wrote it"):
+        with atomic_path(target, overwrite=False) as tmp:
+            tmp.write_bytes(b"mine")
+            target.write_bytes(b"theirs")  # another run finished first
+    assert target.read_bytes() == b"theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.bin"]
+
+
+def test_publish_without_hard_links_still_refuses(tmp_path, monkeypatch):
+    def no_links(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(framepred.atomic.os, "link", no_links)
+    target = tmp_path / "o.bin"
+    with atomic_path(target, overwrite=False) as tmp:
+        tmp.write_bytes(b"mine")
+    assert target.read_bytes() == b"mine"
+    with pytest.raises(VideoWriteError, match="appeared"):
+        with atomic_path(tmp_path / "p.bin", overwrite=False) as tmp:
+            tmp.write_bytes(b"mine")
+            (tmp_path / "p.bin").write_bytes(b"theirs")
+    assert (tmp_path / "p.bin").read_bytes() == b"theirs"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("suffix", [".mkv", ""], ids=["file", "folder"])
+def test_two_concurrent_writes_one_wins(tmp_path, monkeypatch, suffix):
+    """Both runs pass the start-up check; both finish writing before either publishes:
+    exactly one output is published, the other run fails with one clear error."""
+    from framepred.fill import fill_video
+    from framepred.video_writer import VideoWriter
+
+    src = write_video(tmp_path / "c.mkv", gappy([0, 1, 3, 4]))
+    out = tmp_path / f"o{suffix}"
+    barrier = threading.Barrier(2, timeout=60)
+    close = VideoWriter.close
+
+    def close_together(self):
+        barrier.wait()
+        close(self)
+
+    monkeypatch.setattr(VideoWriter, "close", close_together)
+    errors: list[BaseException] = []
+
+    def one_run() -> None:
+        try:
+            fill_video(src, out, method="repeat", progress=False)
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=one_run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 1 and isinstance(errors[0], VideoWriteError), errors
+    assert "appeared while this run wrote it" in str(errors[0])
+    assert len(read_all(out)[1]) == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mkv", out.name]
