@@ -320,9 +320,10 @@ def fill_video(
     _check_paths(input, output, overwrite)
     if report is not None:  # like the output: replaced only with overwrite, never the video
         check_output_target(Path(report), [input, output], overwrite)
+    probed = probe(input, fps) if fps else None  # an absurd --fps is refused before any work
     synth = make_synthesizer(method, model, device, predictor, precision)
     check_ensemble(synth, ensemble)  # before adapting: nothing is learned for a refusal
-    ratio = rate_conversion(probe(input, fps)) if fps else Fraction(1)
+    ratio = rate_conversion(probed) if probed else Fraction(1)
     retime = ratio.denominator != 1
     if retime and synth.forward_only:
         raise FramepredError(f"converting to {_rate(Fraction(fps or 0))} fps, a rate that is not "

@@ -30,7 +30,7 @@ from framepred.forecasters import Forecaster, fill_context, get_forecaster, vide
 from framepred.gaps import Grid
 from framepred.predict import load_predictor, predict_array
 from framepred.span import write_span
-from framepred.video import VideoReader
+from framepred.video import VideoReader, probe
 from framepred.video_writer import output_kind
 
 log = logging.getLogger(__name__)
@@ -240,6 +240,8 @@ def predict_video(
     if not input.exists():
         raise VideoOpenError(f"no such file or folder: {input}")
     kind = _check_output(input, output, overwrite, compare)
+    if fps:
+        probe(input, fps)  # an absurd --fps is refused before any work
     if forecaster is None:
         forecaster = _make_forecaster(method, model, device, context, batch_size, precision)
     with VideoReader(input, fps) as reader:

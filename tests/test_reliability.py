@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import pytest
 from click.testing import CliRunner
 from conftest import gappy, moving_scene, read_all, write_video
@@ -146,6 +148,56 @@ def test_a_manifest_cannot_name_files_outside_its_folder(tmp_path):
     (tmp_path / "victim.txt").write_text("x")
     (folder / MANIFEST).write_text(json.dumps({"tool": "framepred", "files": ["../victim.txt"]}))
     assert not is_framepred_folder(folder)
+
+
+# -- 2. --fps far above the source ------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("command", ["fill", "predict", "info"])
+def test_absurd_fps_is_refused_before_any_work(tmp_path, command):
+    src = write_video(tmp_path / "c.mkv", gappy(range(6)))
+    out = tmp_path / "o.mkv"
+    args = {"fill": ("-o", out, "--method", "repeat"),
+            "predict": ("-o", out, "--method", "copy-last", "--horizon", 2),
+            "info": ()}[command]  # fmt: skip
+    code, text = _run(command, src, *args, "--fps", "1e9")
+    assert code == 1, text
+    assert "more than 16x the video's own 25 fps; at most 400 fps" in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mkv"]
+
+
+# -- 5. high frame rates ----------------------------------------------------------------------
+
+
+def _high_rate_clip(path: Path, rate: int, n: int = 24) -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width = stream.height = 32
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = Fraction(1, rate)
+        for i in range(n):
+            frame = av.VideoFrame.from_ndarray(moving_scene(i, 32, 32), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, rate)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("rate", [480, 960, 1000, 2000])
+def test_high_frame_rate_keeps_every_frame(tmp_path, rate):
+    """Up to 1000 fps the container's rate is trusted; above it the rate comes from the
+    timestamps, so no frame is lost to a guess either way."""
+    src = _high_rate_clip(tmp_path / "fast.mp4", rate)
+    out, report = tmp_path / "frames", tmp_path / "r.json"
+    code, text = _run("fill", src, "-o", out, "--method", "repeat", "--report", report,
+                      "--no-progress")  # fmt: skip
+    assert code == 0, text
+    assert len(list(out.glob("*.png"))) == 24
+    facts = json.loads(report.read_text())
+    assert facts["n_kept"] == 24 and facts["n_filled"] == 0 and facts["frame_rate"] == str(rate)
 
 
 # -- 8. concurrent writes to one output -------------------------------------------------------
