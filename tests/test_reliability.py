@@ -167,6 +167,26 @@ def test_absurd_fps_is_refused_before_any_work(tmp_path, command):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mkv"]
 
 
+# -- 3. non-finite floats ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize(
+    "args",
+    [("fill", "IN", "-o", "OUT", "--fps"), ("predict", "IN", "-o", "OUT", "--fps"),
+     ("info", "IN", "--fps"), ("train", "mmnist", "--out", "OUT", "--max-steps", "1", "--lr"),
+     ("train", "mmnist", "--out", "OUT", "--max-steps", "1", "--max-time"),
+     ("train", "mmnist", "--out", "OUT", "--max-steps", "1", "--ssim-weight")],
+    ids=["fill-fps", "predict-fps", "info-fps", "train-lr", "train-max-time", "train-ssim"],
+)  # fmt: skip
+def test_non_finite_float_options_are_usage_errors(tmp_path, args, value):
+    src = write_video(tmp_path / "c.mkv", gappy(range(4)))
+    subs = {"IN": src, "OUT": tmp_path / "o.mkv"}
+    code, text = _run(*(subs.get(a, a) for a in args), value)
+    assert code == 2 and "is not a finite number" in text, text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mkv"]
+
+
 # -- 5. high frame rates ----------------------------------------------------------------------
 
 
