@@ -128,6 +128,22 @@ def _to_u8(x: np.ndarray) -> np.ndarray:
     return np.clip(x + 0.5, 0, 255).astype(np.uint8)
 
 
+DIS_MIN_SIDE = 12  # OpenCV's DIS refuses images with a side below this
+
+
+def dis_calc(dis: cv2.DISOpticalFlow, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """DIS optical flow from grey uint8 `a` to `b`, (h, w, 2) float32, for any frame size:
+    a side below `DIS_MIN_SIDE` is padded (edge pixels repeated) and the flow cropped back.
+    Every DIS call goes through here."""
+    h, w = a.shape[:2]
+    pad_h, pad_w = max(0, DIS_MIN_SIDE - h), max(0, DIS_MIN_SIDE - w)
+    if pad_h or pad_w:
+        a, b = (cv2.copyMakeBorder(x, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE) for x in (a, b))
+    # OpenCV's stubs miss that an output array may be None (allocated by OpenCV).
+    flow = dis.calc(a, b, None)  # type: ignore[call-overload]
+    return np.ascontiguousarray(flow[:h, :w]) if pad_h or pad_w else flow
+
+
 class Flow(Synthesizer):
     """Bidirectional DIS optical flow, backward warping, occlusion-aware blending.
 
@@ -177,9 +193,8 @@ class Flow(Synthesizer):
         if scale < 1.0:
             size = (max(8, round(w * scale)), max(8, round(h * scale)))
             ga, gb = (cv2.resize(x, size, interpolation=cv2.INTER_AREA) for x in (ga, gb))
-        # OpenCV's stubs miss that an output array may be None (allocated by OpenCV).
-        f01 = self.dis.calc(ga, gb, None)  # type: ignore[call-overload]  # (h', w', 2): a(x) ~ b(x + f01(x))
-        f10 = self.dis.calc(gb, ga, None)  # type: ignore[call-overload]
+        f01 = dis_calc(self.dis, ga, gb)  # (h', w', 2): a(x) ~ b(x + f01(x))
+        f10 = dis_calc(self.dis, gb, ga)
         e0 = _fb_error(f01, f10)  # large where a pixel of `a` is not seen in `b`
         e1 = _fb_error(f10, f01)
         return f01, f10, e0, e1

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 import cv2
 import numpy as np
 
-from framepred.baselines import Flow
+from framepred.baselines import Flow, dis_calc
 from framepred.errors import CheckpointError, InputShapeError
 
 FORECASTERS = ("model", "copy-last", "flow")
@@ -101,8 +101,7 @@ class FlowExtrapolation(Forecaster):
             size = (max(8, round(w * scale)), max(8, round(h * scale)))
             g_last, g_prev = (cv2.resize(x, size, interpolation=cv2.INTER_AREA)
                               for x in (g_last, g_prev))  # fmt: skip
-        # The stubs want a flow array; None (allocate one) is what OpenCV documents.
-        back = self.dis.calc(g_last, g_prev, None)  # type: ignore[call-overload]  # last(x) ~ prev(x + back(x))
+        back = dis_calc(self.dis, g_last, g_prev)  # last(x) ~ prev(x + back(x))
         if back.shape[:2] != (h, w):
             sx, sy = w / back.shape[1], h / back.shape[0]
             back = cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR)

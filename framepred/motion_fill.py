@@ -18,7 +18,16 @@ import cv2
 import numpy as np
 import torch
 
-from framepred.baselines import Blend, Flow, Repeat, Spacing, Synthesizer, _check, _grid
+from framepred.baselines import (
+    Blend,
+    Flow,
+    Repeat,
+    Spacing,
+    Synthesizer,
+    _check,
+    _grid,
+    dis_calc,
+)
 from framepred.models.motion import Accel, MotionInterpolator, Slot, speed_up
 from framepred.models.warp import fb_error
 from framepred.precision import autocast, resolve_precision
@@ -49,8 +58,8 @@ def dis_flows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """DIS optical flow A->B and B->A of two grey uint8 images, (h, w, 2) float32 each."""
     dis = dis or cv2.DISOpticalFlow.create(_DIS)
-    f01 = dis.calc(ga, gb, None)  # type: ignore[call-overload]
-    f10 = dis.calc(gb, ga, None)  # type: ignore[call-overload]
+    f01 = dis_calc(dis, ga, gb)
+    f10 = dis_calc(dis, gb, ga)
     return f01, f10
 
 
@@ -58,7 +67,7 @@ def back_flows(greys: Sequence[np.ndarray], dis: cv2.DISOpticalFlow) -> np.ndarr
     """DIS optical flow from each grey frame to the one before it, (T - 1, h, w, 2) float32:
     minus each frame's velocity, as the forecasters read it."""
     pairs = zip(greys[:-1], greys[1:], strict=True)
-    return np.stack([dis.calc(g1, g0, None) for g0, g1 in pairs])  # type: ignore[call-overload]
+    return np.stack([dis_calc(dis, g1, g0) for g0, g1 in pairs])
 
 
 def resize_u8(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -211,7 +220,7 @@ class MotionSynthesizer(Synthesizer):
             return self._greys.get((f,), size, lambda: grey_small(f, size))
 
         def make() -> torch.Tensor:
-            return flow_tensor(self.dis.calc(grey(x), grey(y), None), self.device)  # type: ignore[call-overload]
+            return flow_tensor(dis_calc(self.dis, grey(x), grey(y)), self.device)
 
         return self._flows.get((x, y), size, make)
 

@@ -14,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import gappy, moving_scene, read_all, write_video
@@ -185,6 +186,33 @@ def test_non_finite_float_options_are_usage_errors(tmp_path, args, value):
     code, text = _run(*(subs.get(a, a) for a in args), value)
     assert code == 2 and "is not a finite number" in text, text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mkv"]
+
+
+# -- 4. frames smaller than DIS flow's minimum ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "shape, out_shape",
+    [((10, 8, 8), (3, 8, 8)), ((10, 64, 64, 5), (10, 3, 64, 5)), ((4, 1, 1), (3, 1, 1))],
+)
+def test_predict_small_npy_frames(tmp_path, shape, out_shape):
+    src, out = tmp_path / "p.npy", tmp_path / "o.npy"
+    np.save(src, np.zeros(shape, np.uint8))
+    before = src.read_bytes()
+    code, text = _run("predict", src, "-o", out, "--horizon", 3)
+    assert code == 0, text
+    assert np.load(out).shape == out_shape and src.read_bytes() == before
+
+
+def test_flow_on_tiny_frames_matches_a_padded_frame():
+    import cv2
+
+    from framepred.baselines import dis_calc
+
+    dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    a = np.zeros((5, 9), np.uint8)
+    flow = dis_calc(dis, a, a)
+    assert flow.shape == (5, 9, 2) and np.isfinite(flow).all()
 
 
 # -- 5. high frame rates ----------------------------------------------------------------------
