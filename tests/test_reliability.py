@@ -16,6 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from conftest import gappy, moving_scene, read_all, write_video
 
@@ -246,6 +247,25 @@ def test_high_frame_rate_keeps_every_frame(tmp_path, rate):
     assert len(list(out.glob("*.png"))) == 24
     facts = json.loads(report.read_text())
     assert facts["n_kept"] == 24 and facts["n_filled"] == 0 and facts["frame_rate"] == str(rate)
+
+
+# -- 6. non-finite weights --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "inf"])
+def test_checkpoint_with_non_finite_weights_is_refused(tmp_path, value):
+    from framepred.checkpoints import builtin_path
+
+    payload = torch.load(builtin_path("forecast"), weights_only=True)
+    name = next(iter(payload["state_dict"]))
+    payload["state_dict"][name].view(-1)[0] = value
+    ckpt = tmp_path / "bad.pt"
+    torch.save(payload, ckpt)
+    src, out = tmp_path / "p.npy", tmp_path / "o.npy"
+    np.save(src, np.zeros((4, 16, 16), np.uint8))
+    code, text = _run("predict", src, "-o", out, "--horizon", 1, "--model", ckpt)
+    assert code == 1 and "non-finite (NaN/inf) weights" in text and str(ckpt) in text, text
+    assert not out.exists()
 
 
 # -- 8. concurrent writes to one output -------------------------------------------------------
