@@ -104,7 +104,12 @@ def _check_frames(ctx: click.Context, param: click.Parameter, value: str | None)
 @ensemble_option("For --method model or flow.")
 @device_option
 @precision_option
-@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace OUTPUT if it exists: a file, or a PNG folder framepred wrote (never any "
+    "other folder).",
+)
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def fill_command(
     input_path: Path,
@@ -132,6 +137,10 @@ def fill_command(
     nominal frame grid: kept frames pass through unchanged (bit-exact with .mkv or a PNG
     folder), missing slots are synthesized, audio is carried over (mp4/mkv).
     """
+    if ensemble != "1" and method in ("repeat", "blend"):
+        raise click.BadParameter(
+            f"applies to --method model and flow only, not {method}", param_hint="--ensemble"
+        )
     result = fill_video(
         input_path,
         output,

@@ -323,6 +323,8 @@ def fill_video(
     probed = probe(input, fps) if fps else None  # an absurd --fps is refused before any work
     synth = make_synthesizer(method, model, device, predictor, precision)
     check_ensemble(synth, ensemble)  # before adapting: nothing is learned for a refusal
+    if ensemble > 1 and method in ("repeat", "blend"):  # views of these are the same frame
+        raise FramepredError(f"--ensemble applies to the model and flow methods, not {method}")
     ratio = rate_conversion(probed) if probed else Fraction(1)
     retime = ratio.denominator != 1
     if retime and synth.forward_only:
