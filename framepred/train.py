@@ -25,6 +25,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, Timer
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from framepred.atomic import atomic_path
 from framepred.errors import CheckpointError, FramepredError, TrainingError
@@ -159,6 +160,18 @@ class BudgetSchedule(Callback):
         for opt in trainer.optimizers:
             for group in opt.param_groups:
                 group["lr"] = lr
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written whole or not at all (`atomic.atomic_path`): a write interrupted by
+    Ctrl-C, SIGTERM or a full disk leaves the previous checkpoint and no partial file."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any,
+                        storage_options: Any = None) -> None:  # fmt: skip
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            torch.save(checkpoint, tmp)
 
 
 def _check_budget(cfg: TrainConfig) -> None:
@@ -298,10 +311,8 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
         cfg.model = {**cfg.model, **BACKTEST}
     task = task_of(cfg.data)
     out = Path(cfg.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise FramepredError(f"cannot create output folder {out}: {err.strerror}") from None
+    if out.exists() and not out.is_dir():
+        raise FramepredError(f"--out is not a folder: {out}")
     ckpt_dir = out / "checkpoints"
     last = ckpt_dir / "last.ckpt"
     resume_from = None
@@ -345,6 +356,10 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
     module, data = _motion_parts(cfg) if motion else _task_parts(cfg)
     if start is not None:
         module.net.load_state_dict(start.state_dict())  # type: ignore[union-attr]
+    try:  # only now: a run refused above leaves no empty --out folder behind
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise FramepredError(f"cannot create output folder {out}: {err.strerror}") from None
     monitor, best_name = (
         ("val/loss", "best-step{step}-psnr{val/psnr:.2f}")
         if motion
@@ -383,6 +398,7 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
         num_nodes=cfg.num_nodes,
         logger=CSVLogger(out, name="", version="logs"),
         callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
         val_check_interval=cfg.val_every,
         check_val_every_n_epoch=None,
         log_every_n_steps=min(10, cfg.val_every),
@@ -397,6 +413,10 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
     try:
         trainer.fit(module, datamodule=data, ckpt_path=resume_from, weights_only=True)
     except TrainingError:
+        raise
+    except SystemExit:  # Lightning exits on Ctrl-C (or SIGTERM, see cli.main)
+        if trainer.interrupted:
+            raise KeyboardInterrupt from None
         raise
     except torch.OutOfMemoryError:
         raise TrainingError("out of memory: lower --batch-size") from None

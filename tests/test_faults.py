@@ -1,8 +1,9 @@
 """Fault injection: killed runs, interrupted fills, a full disk, and a diverging training step.
 
 What must survive: a training run killed with SIGKILL resumes from its last checkpoint and
-ends at the step count it was asked for; `fill` stopped by SIGINT or SIGKILL leaves the
-previous output as it was (or none) and nothing outside its output folder; a full disk is
+ends at the step count it was asked for; `fill` stopped by SIGINT, SIGTERM or SIGKILL leaves
+the previous output as it was (or none) and nothing outside its output folder; training
+stopped by SIGTERM exits 1 with one line and leaves whole checkpoints and no partial file; a full disk is
 one clear error line with no output; a NaN/inf loss stops training with a clear error and
 no checkpoint of the broken step.
 """
@@ -138,13 +139,15 @@ def _partials(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if ".partial" in p.name)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["SIGINT", "SIGTERM", "SIGKILL"]
+)
 def test_fill_interrupted_leaves_the_previous_output_or_none(tmp_path, long_clip, sig):
     out_dir, tmpdir = tmp_path / "out", tmp_path / "tmp"
     out_dir.mkdir()
     tmpdir.mkdir()
     out = out_dir / "filled.mkv"
-    previous = sig == signal.SIGKILL  # SIGINT: no earlier output; SIGKILL: an earlier one
+    previous = sig == signal.SIGKILL  # SIGINT/TERM: no earlier output; SIGKILL: an earlier one
     if previous:
         out.write_bytes(b"the previous output")
     before = sha256(long_clip)
@@ -162,7 +165,7 @@ def test_fill_interrupted_leaves_the_previous_output_or_none(tmp_path, long_clip
         assert out.read_bytes() == b"the previous output"
     else:
         assert not out.exists()
-    if sig == signal.SIGINT:
+    if sig != signal.SIGKILL:  # SIGTERM is handled exactly like Ctrl-C
         assert proc.returncode == 1
         assert stderr.strip().splitlines()[-1] == "Error: interrupted"
         assert "Traceback" not in stderr
@@ -176,6 +179,23 @@ def test_fill_interrupted_leaves_the_previous_output_or_none(tmp_path, long_clip
         result = _run(*args)
         assert result.exit_code == 0, result.output
         assert _partials(out_dir) == [] and len(read_all(out)[1]) == 1999
+
+
+def test_training_stopped_by_sigterm_leaves_whole_checkpoints(tmp_path):
+    out = tmp_path / "run"
+    (tmp_path / "tmp").mkdir()
+    proc = _framepred("train", "mmnist", "--out", out, "--preset", "tiny", "--batch-size", 2,
+                      "--val-every", 1000, "--ckpt-every", 1, "--max-steps", 10_000,
+                      "--no-progress", tmpdir=tmp_path / "tmp")  # fmt: skip
+    last = out / "checkpoints" / "last.ckpt"
+    _wait_for(lambda: (_step(last) or 0) >= 3, proc, "a few checkpoints")
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = _finish(proc)
+    assert proc.returncode == 1, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1] == "Error: interrupted"
+    assert "Traceback" not in stderr
+    assert _partials(out / "checkpoints") == [] and list((tmp_path / "tmp").iterdir()) == []
+    assert (_step(last) or 0) >= 3  # whole: it loads
 
 
 def test_a_live_writers_partial_is_not_removed(tmp_path):

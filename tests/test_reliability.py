@@ -332,3 +332,59 @@ def test_two_concurrent_writes_one_wins(tmp_path, monkeypatch, suffix):
     assert "appeared while this run wrote it" in str(errors[0])
     assert len(read_all(out)[1]) == 5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mkv", out.name]
+
+
+# -- 9. smaller ones --------------------------------------------------------------------------
+
+
+def test_train_rejecting_its_data_leaves_no_out_folder(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("not a video")
+    out = tmp_path / "run"
+    code, text = _run("train", bad, "--out", out, "--max-steps", 1, "--no-progress")
+    assert code == 1 and "not a readable video" in text, text
+    assert not out.exists()
+
+
+def test_resume_without_checkpoint_leaves_no_out_folder(tmp_path):
+    out = tmp_path / "run"
+    code, text = _run("train", "mmnist", "--out", out, "--max-steps", 1, "--resume")
+    assert code == 1 and "nothing to resume" in text, text
+    assert not out.exists()
+
+
+def test_raw_pickle_checkpoint_is_one_line(tmp_path):
+    import pickle
+
+    ckpt = tmp_path / "raw.ckpt"
+    ckpt.write_bytes(pickle.dumps({"state_dict": {"w": np.zeros(2)}}, protocol=4))
+    src = tmp_path / "p.npy"
+    np.save(src, np.zeros((4, 16, 16), np.uint8))
+    code, text = _run("predict", src, "-o", tmp_path / "o.npy", "--horizon", 1, "--model", ckpt)
+    assert code == 1, text
+    assert text.strip().splitlines() == [
+        f"Error: refusing to load {ckpt}: a raw Python pickle, not a checkpoint saved by "
+        "PyTorch (framepred never unpickles objects)"
+    ]
+
+
+def test_checkpoint_asking_for_a_huge_model_names_the_size(tmp_path):
+    from framepred.checkpoints import builtin_path
+
+    payload = torch.load(builtin_path("forecast"), weights_only=True)
+    payload["config"]["chs"] = [100_000, 100_000, 100_000, 100_000]
+    ckpt = tmp_path / "huge.pt"
+    torch.save(payload, ckpt)
+    src = tmp_path / "p.npy"
+    np.save(src, np.zeros((4, 16, 16), np.uint8))
+    code, text = _run("predict", src, "-o", tmp_path / "o.npy", "--horizon", 1, "--model", ckpt)
+    assert code == 1, text
+    assert "asks for a network of" in text and "parameters, more than the" in text, text
+
+
+@pytest.mark.parametrize("method", ["repeat", "blend"])
+def test_ensemble_of_a_method_without_views_is_a_usage_error(tmp_path, method):
+    src = write_video(tmp_path / "c.mkv", gappy([0, 1, 3]))
+    code, text = _run("fill", src, "-o", tmp_path / "o.mkv", "--method", method, "--ensemble", 4)
+    assert code == 2 and "applies to --method model and flow only" in text, text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mkv"]
