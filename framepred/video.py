@@ -28,8 +28,11 @@ IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 VIDEO_EXTS = {".mp4", ".mkv", ".gif"}
 DEFAULT_FOLDER_FPS = Fraction(25)
 # A container's frame rate is trusted up to this (phone slow motion is 240, 480 and 960
-# fps); above it, or when absent, the rate comes from the frames' own timestamps.
+# fps); above it, or when absent, the rate comes from the frames' own timestamps. A rate
+# above CHECKED_FPS is trusted only if the frames come about that fast: variable-rate WebM
+# and Matroska files often state their 1000 Hz clock as their rate.
 MAX_TRUSTED_FPS = 1000
+CHECKED_FPS = 240
 # --fps may ask for at most this many output frames per frame of the video's own rate:
 # a finer grid is almost all synthesized frames (and --fps 1e9 would never finish).
 MAX_FPS_RATIO = 16
@@ -278,10 +281,12 @@ def _stream_rate(stream) -> Fraction | None:
 
 
 def _nominal_rate(stream, path: Path) -> Fraction:
-    rate = _stream_rate(stream)
-    if rate is not None:
-        return rate
+    stated = _stream_rate(stream)
+    if stated is not None and stated <= CHECKED_FPS:
+        return stated
     rate = _rate_from_timestamps(path)
+    if stated is not None and (rate is None or rate >= stated / 2):
+        return stated
     if rate is None:
         log.warning("frame rate unknown; assuming %s fps", DEFAULT_FOLDER_FPS)
         return DEFAULT_FOLDER_FPS

@@ -249,6 +249,22 @@ def test_high_frame_rate_keeps_every_frame(tmp_path, rate):
     assert facts["n_kept"] == 24 and facts["n_filled"] == 0 and facts["frame_rate"] == str(rate)
 
 
+def test_a_stated_high_rate_the_frames_do_not_reach_is_not_trusted(tmp_path):
+    """Variable-rate WebM/Matroska often state their 1000 Hz clock as the frame rate: a
+    rate above 240 fps is kept only if the frames come about that fast."""
+    from types import SimpleNamespace
+
+    from framepred.video import _nominal_rate
+
+    path = tmp_path / "vfr.mkv"
+    times = [Fraction(33 * i + i % 3, 1000) for i in range(20)]  # about 30 fps
+    write_video(path, [(t, moving_scene(i)) for i, t in enumerate(times)])
+    stated = SimpleNamespace(base_rate=Fraction(1000), guessed_rate=None, average_rate=None)
+    rate = _nominal_rate(stated, path)
+    assert rate == Fraction(1000, 31)  # one over the smallest gap: no two frames share a slot
+    assert len({round(t * rate) for t in times}) == len(times)
+
+
 # -- 6. non-finite weights --------------------------------------------------------------------
 
 
