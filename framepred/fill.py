@@ -319,6 +319,8 @@ def fill_video(
         raise ValueError(f"on_long_gap must be 'fill' or 'hold', got {on_long_gap!r}")
     _check_paths(input, output, overwrite)
     if report is not None:  # like the output: replaced only with overwrite, never the video
+        if Path(report).resolve() == output.resolve():
+            raise VideoWriteError(f"--report is the output path; choose another: {report}")
         check_output_target(Path(report), [input, output], overwrite)
     probed = probe(input, fps) if fps else None  # an absurd --fps is refused before any work
     synth = make_synthesizer(method, model, device, predictor, precision)

@@ -13,7 +13,7 @@ import threading
 from fractions import Fraction
 from pathlib import Path
 
-import av
+import badmedia as bm
 import numpy as np
 import pytest
 import torch
@@ -219,27 +219,11 @@ def test_flow_on_tiny_frames_matches_a_padded_frame():
 # -- 5. high frame rates ----------------------------------------------------------------------
 
 
-def _high_rate_clip(path: Path, rate: int, n: int = 24) -> Path:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=rate)
-        stream.width = stream.height = 32
-        stream.pix_fmt = "yuv420p"
-        stream.codec_context.time_base = Fraction(1, rate)
-        for i in range(n):
-            frame = av.VideoFrame.from_ndarray(moving_scene(i, 32, 32), format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, rate)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
 @pytest.mark.parametrize("rate", [480, 960, 1000, 2000])
 def test_high_frame_rate_keeps_every_frame(tmp_path, rate):
     """Up to 1000 fps the container's rate is trusted; above it the rate comes from the
     timestamps, so no frame is lost to a guess either way."""
-    src = _high_rate_clip(tmp_path / "fast.mp4", rate)
+    src = bm.slow_motion(tmp_path, rate)
     out, report = tmp_path / "frames", tmp_path / "r.json"
     code, text = _run("fill", src, "-o", out, "--method", "repeat", "--report", report,
                       "--no-progress")  # fmt: skip
@@ -403,4 +387,25 @@ def test_ensemble_of_a_method_without_views_is_a_usage_error(tmp_path, method):
     src = write_video(tmp_path / "c.mkv", gappy([0, 1, 3]))
     code, text = _run("fill", src, "-o", tmp_path / "o.mkv", "--method", method, "--ensemble", 4)
     assert code == 2 and "applies to --method model and flow only" in text, text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mkv"]
+
+
+# -- beyond the list --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overwrite", [False, True], ids=["plain", "overwrite"])
+def test_report_path_equal_to_the_output_is_refused(tmp_path, overwrite):
+    src = write_video(tmp_path / "c.mkv", gappy([0, 1, 3]))
+    out = tmp_path / "o.mkv"
+    extra = ["--overwrite"] if overwrite else []
+    code, text = _run(*FILL[:1], src, "-o", out, *FILL[1:], "--report", out, *extra)
+    assert code == 1 and "--report is the output path" in text, text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mkv"]
+
+
+def test_huge_horizon_is_one_error_line(tmp_path):
+    src = write_video(tmp_path / "c.mkv", gappy(range(4)))
+    code, text = _run("predict", src, "-o", tmp_path / "o.mkv", "--method", "copy-last",
+                      "--context", 2, "--horizon", 10**12, "--no-progress")  # fmt: skip
+    assert code == 1 and text.strip().splitlines()[-1] == "Error: out of memory", text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mkv"]
