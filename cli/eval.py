@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.options import device_option, ensemble_option, model_option
+from cli.options import device_option, ensemble_option, model_option, overwrite_option
 from framepred.atomic import check_output_target
 from framepred.errors import InputShapeError
 from framepred.eval_video import evaluate, parse_pattern
@@ -85,6 +85,7 @@ def _contexts(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     default=None,
     help="Write every score (per frame and step too) as JSON.",
 )
+@overwrite_option("the --plot and --json files")
 @ensemble_option("Fill patterns: adds a row model+ensN for the motion model.")
 @device_option
 @click.option(
@@ -111,6 +112,7 @@ def eval_command(
     max_frames: int,
     plot: Path | None,
     json_path: Path | None,
+    overwrite: bool,
     ensemble: str,
     device: str,
     sequences: int,
@@ -135,8 +137,8 @@ def eval_command(
             param_hint="INPUT",
         )
     for target in (plot, json_path):
-        if target is not None:  # rewritten if they exist, but never onto the input
-            check_output_target(target, [path], overwrite=True)
+        if target is not None:  # before any work: never onto the input or a user's file
+            check_output_target(target, [path], overwrite)
     result = evaluate(
         path,
         pattern,
@@ -159,12 +161,12 @@ def eval_command(
     if plot is not None:
         from framepred.plots import plot_eval
 
-        plot_eval(result, plot)
+        plot_eval(result, plot, overwrite=overwrite)
         click.echo(f"wrote {plot}", err=True)
     if json_path is not None:
         from framepred.atomic import atomic_path
 
-        with atomic_path(json_path) as tmp:
+        with atomic_path(json_path, overwrite=overwrite) as tmp:
             tmp.write_text(result.to_json())
         click.echo(f"wrote {json_path}", err=True)
 

@@ -13,6 +13,7 @@ from cli.options import (
     ensemble_option,
     fps_option,
     model_option,
+    overwrite_option,
     precision_option,
 )
 from framepred.fill import METHODS, fill_video
@@ -104,12 +105,7 @@ def _check_frames(ctx: click.Context, param: click.Parameter, value: str | None)
 @ensemble_option("For --method model or flow.")
 @device_option
 @precision_option
-@click.option(
-    "--overwrite",
-    is_flag=True,
-    help="Replace OUTPUT if it exists: a file, or a PNG folder framepred wrote (never any "
-    "other folder).",
-)
+@overwrite_option("OUTPUT and --report")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def fill_command(
     input_path: Path,

@@ -88,3 +88,14 @@ def adapt_option(help: str):
         metavar="STEPS",
         help=help + " Keeps the weights that score best on held-out windows.",
     )
+
+
+def overwrite_option(what: str):
+    """`--overwrite`: replace an earlier output of framepred's, never a user's own file."""
+    return click.option(
+        "--overwrite",
+        is_flag=True,
+        help=f"Replace {what} if it exists and framepred wrote it (a file that carries its "
+        "mark, or a PNG folder with its manifest); a file or folder of your own is never "
+        "replaced.",
+    )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from cli.options import overwrite_option
 from framepred.plots import plot_training
 
 
@@ -18,12 +19,13 @@ from framepred.plots import plot_training
     default=None,
     help="PNG to write (default: DIR/loss.png).",
 )
-def plot_command(run_dir: Path, output: Path | None) -> None:
+@overwrite_option("the PNG")
+def plot_command(run_dir: Path, output: Path | None, overwrite: bool) -> None:
     """Plot the loss curves of a training run (DIR is a `framepred train --out` folder).
 
     Reads DIR/logs/metrics.csv: train/loss and val/loss against step (log scale), and
     val/psnr (or val/mse) in a second panel when logged.
     """
     output = output or run_dir / "loss.png"
-    plot_training(run_dir, output)
+    plot_training(run_dir, output, overwrite=overwrite)
     click.echo(f"wrote {output}", err=True)

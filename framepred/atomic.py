@@ -8,11 +8,13 @@ A process killed outright (SIGKILL, power loss) cannot clean up: its partial fil
 hidden (`.<stem>.<pid>-<hex>.partial<suffix>`), beside the untouched target. The next write
 to the same target removes such partials when the process that wrote them is gone.
 
-Nothing framepred did not write is ever deleted: a PNG folder framepred writes carries a
-manifest (`.framepred.json`, written last, listing its frames); `--overwrite` replaces a
-regular file or such a folder (its listed files only), never any other folder. Without
-overwrite, the final publish refuses a target that appeared while the output was written
-(a concurrent run): a hard link, which fails if the name exists, instead of a rename.
+Nothing framepred did not write is ever deleted or replaced: a PNG folder framepred writes
+carries a manifest (`.framepred.json`, written last, listing its frames), and every file it
+writes carries its mark or is listed in its registry (`marks.py`); `--overwrite` replaces
+only such a file or such a folder (its listed files only), checked before any work and again
+at the final publish. Without overwrite, the final publish refuses a target that appeared
+while the output was written (a concurrent run): a hard link, which fails if the name
+exists, instead of a rename.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from framepred.errors import VideoWriteError
+from framepred.marks import MARKED, is_framepred_file, json_text, record_output
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +57,9 @@ def write_folder_manifest(folder: Path, files: Iterable[str]) -> None:
     from framepred import __version__
 
     names = sorted(files)
-    (folder / MANIFEST).write_text(json.dumps(
-        {"tool": "framepred", "version": __version__, "frames": len(names), "files": names}
-    ))  # fmt: skip
+    (folder / MANIFEST).write_text(
+        json_text({"version": __version__, "frames": len(names), "files": names})
+    )
 
 
 def _manifest_files(folder: Path) -> list[str] | None:
@@ -87,8 +90,8 @@ def check_output_target(output: Path, inputs: Iterable[Path], overwrite: bool) -
     """The guard every writing command runs before any work.
 
     Refuses an output that is, contains, or lies inside an input (symlinks resolved), an
-    existing output without `overwrite`, and, even with it, anything but a regular file or
-    a folder framepred wrote (`is_framepred_folder`).
+    existing output without `overwrite`, and, even with it, anything but a file framepred
+    wrote (`marks.is_framepred_file`) or a folder framepred wrote (`is_framepred_folder`).
     """
     dst = output.resolve()
     for item in inputs:
@@ -110,8 +113,18 @@ def check_output_target(output: Path, inputs: Iterable[Path], overwrite: bool) -
             raise VideoWriteError(
                 f"output {what}; it is never replaced (choose another path): {output}"
             )
-    elif not (output.is_file() or output.is_symlink()):
+    elif output.is_symlink():
+        raise VideoWriteError(f"output is a symbolic link framepred did not make; it is never "
+                              f"replaced (choose another path): {output}")  # fmt: skip
+    elif not output.is_file():
         raise VideoWriteError(f"output exists and is not a regular file: {output}")
+    elif not is_framepred_file(output):
+        raise _not_ours(output)
+
+
+def _not_ours(path: Path) -> VideoWriteError:
+    return VideoWriteError(f"{path} was not written by framepred; not replaced (remove it "
+                           f"yourself or choose another output)")  # fmt: skip
 
 
 def _remove_framepred_folder(folder: Path) -> None:
@@ -131,8 +144,9 @@ def _appeared(target: Path) -> VideoWriteError:
     )
 
 
-def _publish(tmp: Path, target: Path, overwrite: bool) -> None:
-    """Move the finished `tmp` onto `target`; without `overwrite`, never replace anything."""
+def _publish(tmp: Path, target: Path, overwrite: bool, replace_any: bool = False) -> None:
+    """Move the finished `tmp` onto `target`; without `overwrite`, never replace anything,
+    with it only a file framepred wrote (anything, for `replace_any`)."""
     if tmp.is_dir():
         if os.path.lexists(target):
             if not overwrite:
@@ -146,6 +160,8 @@ def _publish(tmp: Path, target: Path, overwrite: bool) -> None:
             raise
         return
     if overwrite:
+        if not replace_any and os.path.lexists(target) and not is_framepred_file(target):
+            raise _not_ours(target)  # it appeared, or was replaced, while this run wrote
         os.replace(tmp, target)
         return
     try:
@@ -164,15 +180,21 @@ def _publish(tmp: Path, target: Path, overwrite: bool) -> None:
 
 @contextmanager
 def atomic_path(
-    target: Path | str, *, is_dir: bool = False, overwrite: bool = True
+    target: Path | str, *, is_dir: bool = False, overwrite: bool = True, replace_any: bool = False
 ) -> Iterator[Path]:
     """Yield a temporary path next to `target`; move it onto `target` only on success.
+
+    The caller writes framepred's mark into the file (`marks.py`); a file whose format
+    cannot carry one is recorded in the registry once published.
 
     Args:
         target: the final file or folder.
         is_dir: create the temporary path as a folder (for PNG-sequence outputs).
-        overwrite: replace an existing `target` (a file, or a folder framepred wrote);
-            False also refuses one that appeared while the output was written.
+        overwrite: replace an existing `target` if framepred wrote it (a marked or recorded
+            file, or a folder with its manifest); False also refuses one that appeared while
+            the output was written.
+        replace_any: for the files of a run folder framepred rewrites as it goes
+            (checkpoints, logs): replace what is there, unchecked and unrecorded.
     """
     target = Path(target)
     check_writable_target(target, overwrite=overwrite)
@@ -182,13 +204,15 @@ def atomic_path(
         tmp.mkdir()
     try:
         yield tmp
-        _publish(tmp, target, overwrite)
+        _publish(tmp, target, overwrite, replace_any)
     except BaseException:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
         raise
+    if not (is_dir or replace_any or target.suffix.lower() in MARKED):
+        record_output(target)
 
 
 def partial_path(target: Path) -> Path:

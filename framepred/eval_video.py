@@ -18,7 +18,6 @@ context: the classical methods do not depend on it and are scored once.
 from __future__ import annotations
 
 import bisect
-import json
 import logging
 import re
 import sys
@@ -45,6 +44,7 @@ from framepred.forecasters import (
     video_model,
 )
 from framepred.gaps import Grid
+from framepred.marks import json_text
 from framepred.video import VideoReader
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class EvalResult:
         return "\n".join(rows)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+        return json_text(asdict(self))
 
 
 class _Tally:

@@ -10,7 +10,6 @@ filled from the shot nearer to it, never by mixing two shots.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import sys
@@ -42,6 +41,7 @@ from framepred.gaps import (
     runs,
     slots_from_spec,
 )
+from framepred.marks import json_text
 from framepred.pipelining import BackgroundWriter, prefetch
 from framepred.video import VideoInfo, VideoReader, probe
 from framepred.video_writer import VideoWriter, output_kind
@@ -90,7 +90,7 @@ class FillReport:
     def to_json(self) -> str:
         data = asdict(self)
         data["n_filled"] = self.n_filled
-        return json.dumps(data, indent=2)
+        return json_text(data)
 
 
 class ModelSynthesizer(Synthesizer):

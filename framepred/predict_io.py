@@ -275,12 +275,12 @@ def predict_video(
         side, strip = compare_paths(output)
         times = [float(grid.time(s)) for s in range(first - context, first + horizon)]
         write_side_by_side(side, list(ctx), truth, list(pred), times, info.frame_rate,
-                           method=forecaster.name, crf=crf)  # fmt: skip
+                           method=forecaster.name, crf=crf, overwrite=overwrite)  # fmt: skip
         rows = {forecaster.name: list(pred)}
         for name in compare_with:
             other = _make_forecaster(name, model, device, context, batch_size, precision)
             rows.setdefault(other.name, list(other.predict(ctx, horizon)))
-        write_strip(strip, list(ctx), truth, rows)
+        write_strip(strip, list(ctx), truth, rows, overwrite=overwrite)
         report.compare = [str(side), str(strip)]
     report.seconds = round(time.perf_counter() - t0, 3)
     return report

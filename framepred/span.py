@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from framepred.atomic import atomic_path
+from framepred.marks import FFMPEG_MARK
 from framepred.video import VideoInfo
 from framepred.video_writer import VideoWriter, audio_codecs, ffmpeg_exe
 
@@ -68,7 +69,8 @@ def _mux_audio(video: Path, source: Path, out: Path, t0: Fraction, duration: Fra
     codec = ["-c:a", "flac"] if kind == "mkv" else ["-c:a", "aac", "-b:a", "192k"]
     cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(video),
            "-ss", f"{float(t0):.6f}", "-i", str(source), "-map", "0:v:0", "-map", "1:a:0",
-           "-c:v", "copy", *codec, "-af", "apad", "-t", f"{float(duration):.6f}", str(out)]  # fmt: skip
+           "-c:v", "copy", *codec, "-af", "apad", "-t", f"{float(duration):.6f}", *FFMPEG_MARK,
+           str(out)]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         msg = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "ffmpeg failed"

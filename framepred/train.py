@@ -170,7 +170,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                         storage_options: Any = None) -> None:  # fmt: skip
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
+        with atomic_path(path, replace_any=True) as tmp:
             torch.save(checkpoint, tmp)
 
 
@@ -218,7 +218,7 @@ def _merge_metrics(history: Path, metrics: Path) -> None:
             with open(path, newline="") as f:
                 rows.extend(csv.DictReader(f))
     fields = sorted({k for row in rows for k in row}, key=lambda k: (k not in ("epoch", "step"), k))
-    with atomic_path(metrics) as tmp, open(tmp, "w", newline="") as f:
+    with atomic_path(metrics, replace_any=True) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)

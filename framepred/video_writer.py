@@ -20,6 +20,7 @@ from av.container import OutputContainer
 
 from framepred.atomic import atomic_path, write_folder_manifest
 from framepred.errors import VideoWriteError
+from framepred.marks import FFMPEG_MARK, mark_gif, mark_png, video_metadata
 from framepred.video import VIDEO_EXTS, _reason
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,9 @@ class VideoWriter:
         overwrite: replace an existing output (a file, or a folder framepred wrote); False
             refuses one that appears while this writes (`atomic.atomic_path`).
 
-    A folder gets framepred's manifest (`atomic.MANIFEST`) after its last frame.
+    Every output carries framepred's mark (`marks.py`): a comment tag (mp4/mkv), a comment
+    extension (gif), a tEXt chunk in each PNG frame, and a folder gets framepred's manifest
+    (`atomic.MANIFEST`) after its last frame.
     """
 
     def __init__(self, path: Path | str, frame_rate: Fraction, *, crf: int = 18,
@@ -120,6 +123,7 @@ class VideoWriter:
         if self.kind == "folder":
             return
         container = self._container = av.open(str(self._video_tmp), "w")
+        container.metadata.update(video_metadata())
         stream: Any
         if self.kind == "mp4":
             stream = container.add_stream("libx264", rate=self.frame_rate)
@@ -150,8 +154,13 @@ class VideoWriter:
             image = np.ascontiguousarray(np.rot90(image, self.rotation // 90))
         if self.kind == "folder":
             name = self._tmp / self._frame_name(self.count)
-            if not cv2.imwrite(str(name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+            ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+            if not ok:
                 raise VideoWriteError(f"cannot write {self.path}: PNG frame {self.count} failed")
+            try:
+                name.write_bytes(mark_png(data.tobytes()))
+            except OSError as err:  # a full disk, a vanished folder
+                raise VideoWriteError(f"cannot write {self.path}: {err.strerror or err}") from None
             return
         if self.kind == "mp4" and (image.shape[0] % 2 or image.shape[1] % 2):
             image = np.pad(image, ((0, image.shape[0] % 2), (0, image.shape[1] % 2), (0, 0)),
@@ -180,6 +189,8 @@ class VideoWriter:
                 except av.FFmpegError as err:  # e.g. the disk filled up while flushing
                     raise VideoWriteError(f"cannot write {self.path}: {_reason(err)}") from None
                 self._container = None
+            if self.kind == "gif":
+                mark_gif(self._tmp)
             if self._video_tmp != self._tmp:
                 self._remux()
             if self.kind == "folder":
@@ -220,7 +231,7 @@ class VideoWriter:
             audio_args += ["-c:a", "copy"] if keep else ["-c:a", "aac", "-b:a", "192k"]
             if not keep:
                 log.warning("audio codec %s does not fit .mp4; re-encoding to AAC", codecs)
-        cmd += ["-map", "0:v:0", *audio_args, "-c:v", "copy", str(self._tmp)]
+        cmd += ["-map", "0:v:0", *audio_args, "-c:v", "copy", *FFMPEG_MARK, str(self._tmp)]
         done = subprocess.run(cmd, capture_output=True, text=True)
         self._video_tmp.unlink(missing_ok=True)
         if done.returncode != 0:

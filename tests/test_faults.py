@@ -10,6 +10,7 @@ no checkpoint of the broken step.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -27,6 +28,7 @@ from lightning.pytorch.callbacks import Callback
 import framepred.atomic
 from cli.main import cli
 from framepred.errors import TrainingError
+from framepred.marks import record_output
 from framepred.train import PRESETS, TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -150,6 +152,7 @@ def test_fill_interrupted_leaves_the_previous_output_or_none(tmp_path, long_clip
     previous = sig == signal.SIGKILL  # SIGINT/TERM: no earlier output; SIGKILL: an earlier one
     if previous:
         out.write_bytes(b"the previous output")
+        record_output(out)  # framepred's own: --overwrite may replace it
     before = sha256(long_clip)
     args = ["fill", long_clip, "-o", out, "--method", "flow", "--no-progress", "--overwrite"]
     proc = _framepred(*args, tmpdir=tmpdir)
@@ -238,6 +241,7 @@ def full_disk(monkeypatch):
 def test_full_disk_is_one_clear_error_and_no_output(tmp_path, gappy_mkv, full_disk, suffix):
     out = tmp_path / f"filled{suffix}"
     out.write_bytes(b"the previous output")
+    record_output(out)  # framepred's own: --overwrite may replace it
     result = _run("fill", gappy_mkv, "-o", out, "--method", "flow", "--no-progress", "--overwrite")
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: cannot write {out}: No space left on device"
@@ -247,14 +251,14 @@ def test_full_disk_is_one_clear_error_and_no_output(tmp_path, gappy_mkv, full_di
 
 
 def test_full_disk_for_png_frames(tmp_path, gappy_mkv, monkeypatch):
-    import framepred.video_writer
+    def full(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(
-        framepred.video_writer.cv2, "imwrite", lambda *a: False
-    )  # what a full disk gives
+    monkeypatch.setattr(Path, "write_bytes", full)  # each PNG frame is written this way
     out = tmp_path / "frames"
     result = _run("fill", gappy_mkv, "-o", out, "--method", "flow", "--no-progress")
-    assert result.exit_code == 1 and "Error: cannot write" in result.output
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: cannot write {out}: No space left on device"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gappy.mkv"]
 
 
