@@ -30,6 +30,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from framepred.atomic import atomic_path
 from framepred.errors import CheckpointError, FramepredError, TrainingError
 from framepred.lit import FramePredictorModule
+from framepred.marks import has_mark, json_text
 
 log = logging.getLogger(__name__)
 
@@ -297,6 +298,9 @@ def _motion_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataM
     return module, data
 
 
+RUN_MARK = ".framepred-run.json"  # marks an --out folder whose logs/ and checkpoints/ we wrote
+
+
 def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Path:
     """Train a model and return the path of its final checkpoint (`out/checkpoints/last.ckpt`).
 
@@ -325,6 +329,11 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
         raise FramepredError(
             f"{out} already holds a run; pass --resume to continue it or choose another --out"
         )
+    elif not has_mark(out / RUN_MARK):  # Lightning would replace (CSVLogger: delete) these
+        held = [d.name for d in (ckpt_dir, out / "logs") if d.is_dir() and any(d.iterdir())]
+        if held:
+            raise FramepredError(f"{out} already holds {' and '.join(held)}/, which a new run "
+                                 f"would replace; choose another --out")  # fmt: skip
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     start = None
@@ -358,6 +367,7 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
         module.net.load_state_dict(start.state_dict())  # type: ignore[union-attr]
     try:  # only now: a run refused above leaves no empty --out folder behind
         out.mkdir(parents=True, exist_ok=True)
+        (out / RUN_MARK).write_text(json_text({"run": str(out)}))  # its logs/ are framepred's
     except OSError as err:
         raise FramepredError(f"cannot create output folder {out}: {err.strerror}") from None
     monitor, best_name = (

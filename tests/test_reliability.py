@@ -20,10 +20,13 @@ import torch
 from click.testing import CliRunner
 from conftest import gappy, moving_scene, read_all, write_video
 
+import framepred
 import framepred.atomic
 from cli.main import cli
+from framepred import marks
 from framepred.atomic import MANIFEST, atomic_path, is_framepred_folder
 from framepred.errors import VideoWriteError
+from framepred.marks import is_framepred_file
 
 
 def _run(*args) -> tuple[int, str]:
@@ -86,8 +89,6 @@ def test_no_output_option_touches_the_users_files(
 ):
     if source == "clip.mkv" and output.startswith("frames/"):
         pytest.skip("a new path inside a folder that is not the input: a legitimate output")
-    if overwrite and output.endswith("clip.mkv") and source != "clip.mkv":
-        pytest.skip("--overwrite replaces a regular file by design (not the input here)")
     before = _snapshot(tmp_path)
     out = user_folder / output if output else user_folder
     extra = ["--overwrite"] if overwrite else []
@@ -150,6 +151,196 @@ def test_a_manifest_cannot_name_files_outside_its_folder(tmp_path):
     (tmp_path / "victim.txt").write_text("x")
     (folder / MANIFEST).write_text(json.dumps({"tool": "framepred", "files": ["../victim.txt"]}))
     assert not is_framepred_folder(folder)
+
+
+# -- 1b. --overwrite replaces a file only if framepred wrote it (its mark, or its registry) ----
+
+
+def _users_own(path: Path) -> Path:
+    """A genuine file of the user's in `path`'s format (not written by framepred)."""
+    import cv2
+    from PIL import Image
+
+    suffix = path.suffix
+    if suffix in (".mkv", ".mp4"):
+        write_video(path, gappy([0, 1, 2]))
+    elif suffix == ".gif":
+        images = [Image.fromarray(moving_scene(i)) for i in range(3)]
+        images[0].save(path, save_all=True, append_images=images[1:], comment=b"my holiday")
+    elif suffix == ".png":
+        cv2.imwrite(str(path), moving_scene(0))
+    elif suffix == ".npy":
+        np.save(path, np.zeros((2, 16, 16), np.uint8))
+    else:
+        path.write_text(json.dumps({"mine": True, "tool": "something else"}))
+    return path
+
+
+def _run_dir(root: Path) -> Path:
+    """A `framepred train --out` folder holding only a CSVLogger file."""
+    logs = root / "run" / "logs"
+    logs.mkdir(parents=True)
+    rows = ["epoch,step,train/loss,val/loss"] + [
+        f"0,{s},{1 / s:.4f},{1.1 / s:.4f}" for s in (10, 20)
+    ]
+    (logs / "metrics.csv").write_text("\n".join(rows) + "\n")
+    return root / "run"
+
+
+def _writer(tmp_path: Path, name: str) -> tuple[list, Path]:
+    """The command line that writes `name` (in `out/`) as its output, and that path."""
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    clip = tmp_path / "c.mkv"
+    if not clip.exists():
+        write_video(clip, gappy([0, 1, 3, 4, 5, 6, 7]))
+    target = out / name
+    if name.endswith(".npy"):
+        src = tmp_path / "p.npy"
+        np.save(src, np.zeros((4, 16, 16), np.uint8))
+        return ["predict", src, "-o", target, "--horizon", 1], target
+    if name == "report.json":
+        return [*FILL[:1], clip, "-o", out / "filled.mkv", *FILL[1:], "--report", target], target
+    if name.startswith("eval"):
+        flag = "--plot" if name.endswith(".png") else "--json"
+        return ["eval", clip, "--methods", "repeat", "--pattern", "x2", flag, target,
+                "--no-progress"], target  # fmt: skip
+    if name == "loss.png":
+        return ["plot", _run_dir(tmp_path), "-o", target], target
+    if name == "o_strip.png":  # predict --compare's strip beside o.mkv
+        return ["predict", clip, "-o", out / "o.mkv", "--method", "copy-last", "--horizon", 2,
+                "--context", 2, "--start", 3, "--compare", "--no-progress"], target  # fmt: skip
+    return [*FILL[:1], clip, "-o", target, *FILL[1:]], target
+
+
+OUTPUTS = ["o.mkv", "o.mp4", "o.gif", "o.npy", "report.json", "eval.png", "eval.json",
+           "loss.png", "o_strip.png"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", OUTPUTS)
+def test_overwrite_never_replaces_a_users_file(tmp_path, name):
+    args, target = _writer(tmp_path, name)
+    _users_own(target)
+    before = _snapshot(tmp_path)
+    for extra in ([], ["--overwrite"]):
+        code, text = _run(*args, *extra)
+        assert code == 1 and len(text.strip().splitlines()) == 1, text
+        expected = "was not written by framepred; not replaced" if extra else "--overwrite"
+        assert expected in text, text
+        assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("name", OUTPUTS)
+def test_overwrite_replaces_framepreds_own_earlier_output(tmp_path, name):
+    args, target = _writer(tmp_path, name)
+    assert _run(*args)[0] == 0 and is_framepred_file(target)
+    earlier = target.stat().st_ino
+    if name == "o_strip.png":  # the other outputs of the run are framepred's too
+        assert is_framepred_file(tmp_path / "out" / "o.mkv")
+        assert is_framepred_file(tmp_path / "out" / "o_compare.mkv")
+    code, text = _run(*args)
+    assert code == 1 and "--overwrite" in text, text
+    code, text = _run(*args, "--overwrite")
+    assert code == 0, text
+    assert target.stat().st_ino != earlier and is_framepred_file(target)
+
+
+def test_marks_read_back_with_other_readers(tmp_path):
+    """Each format's mark is where other tools find it: the container's comment tag (PyAV),
+    the PNG's Software text (Pillow), the GIF's comment (FFmpeg), JSON's first key."""
+    import av
+    from PIL import Image
+
+    clip = write_video(tmp_path / "a.mp4", gappy(range(8)), audio_seconds=0.3)
+    for name in ("o.mp4", "o.mkv", "o.gif", "frames"):
+        assert _run(*FILL[:1], clip, "-o", tmp_path / name, *FILL[1:])[0] == 0
+    for name in ("o.mp4", "o.mkv"):  # these two went through the audio remux
+        with av.open(str(tmp_path / name)) as container:
+            tags = {k.lower(): v for k, v in container.metadata.items()}
+            assert container.streams.audio, name
+        assert tags["comment"] == f"framepred {framepred.__version__}"
+    with av.open(str(tmp_path / "o.gif")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 8  # still a whole animation
+        assert container.metadata["comment"] == f"framepred {framepred.__version__}"
+    for png in sorted((tmp_path / "frames").glob("*.png")):
+        with Image.open(png) as image:
+            assert image.text["Software"].startswith("framepred ")
+    args, plot = _writer(tmp_path, "eval.png")
+    assert _run(*args)[0] == 0
+    with Image.open(plot) as image:
+        assert image.text["Software"] == f"framepred {framepred.__version__}"
+    args, report = _writer(tmp_path, "report.json")
+    assert _run(*args)[0] == 0
+    assert next(iter(json.loads(report.read_text()))) == "tool"
+
+
+def test_npy_outputs_are_recognised_by_the_registry_only_while_unchanged(tmp_path, framepred_cache):
+    args, target = _writer(tmp_path, "o.npy")
+    assert _run(*args)[0] == 0
+    entries = [
+        json.loads(line) for line in (framepred_cache / "outputs.jsonl").read_text().splitlines()
+    ]
+    assert [e["path"] for e in entries] == [str(target.resolve())]
+    assert is_framepred_file(target)
+    copy = tmp_path / "copy.npy"
+    copy.write_bytes(target.read_bytes())  # the same bytes, but the user's file
+    assert not is_framepred_file(copy)
+    np.save(target, np.ones((2, 16, 16), np.uint8))  # the user saved over it: theirs now
+    assert not is_framepred_file(target)
+    before = _snapshot(tmp_path)
+    code, text = _run(*args, "--overwrite")
+    assert code == 1 and "was not written by framepred" in text, text
+    assert _snapshot(tmp_path) == before
+
+
+def test_a_symlink_at_the_output_is_never_replaced(tmp_path):
+    args, target = _writer(tmp_path, "o.mkv")
+    assert _run(*args)[0] == 0
+    link = tmp_path / "out" / "link.mkv"
+    link.symlink_to(target)  # even to framepred's own file: the link is the user's
+    before = _snapshot(tmp_path)
+    code, text = _run(*args[:3], link, *args[4:], "--overwrite")
+    assert code == 1 and "symbolic link" in text, text
+    assert _snapshot(tmp_path) == before
+
+
+def test_publish_does_not_replace_a_users_file_that_appeared_meanwhile(tmp_path):
+    target = tmp_path / "o.mkv"
+    with pytest.raises(VideoWriteError, match="was not written by framepred"):
+        with atomic_path(target, overwrite=True) as tmp:
+            tmp.write_bytes(b"framepred's")
+            target.write_bytes(b"the user's")  # saved there while this run wrote
+    assert target.read_bytes() == b"the user's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mkv"]
+
+
+def test_cache_dir_and_a_registry_that_grows(tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv("FRAMEPRED_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert marks.cache_dir() == tmp_path / "xdg" / "framepred"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert marks.cache_dir() == tmp_path / "home" / ".cache" / "framepred"
+    monkeypatch.setenv("FRAMEPRED_CACHE", str(tmp_path / "cache"))
+    assert marks.cache_dir() == tmp_path / "cache"
+
+    monkeypatch.setattr(marks, "REGISTRY_MAX", 2_000)
+    kept = tmp_path / "kept.npy"
+    kept.write_bytes(b"x")
+    marks.record_output(kept)
+    for i in range(40):  # outputs that are gone again: dropped once the registry is too big
+        gone = tmp_path / f"gone{i}.npy"
+        gone.write_bytes(b"y")
+        marks.record_output(gone)
+        gone.unlink()
+    registry = tmp_path / "cache" / marks.REGISTRY
+    assert registry.stat().st_size < 2_000 + 200
+    assert marks.in_registry(kept)
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("FRAMEPRED_CACHE", str(tmp_path / "file" / "cache"))  # cannot exist
+    marks.record_output(kept)  # a cache that cannot be written costs a warning only
+    assert not marks.in_registry(kept)
+    assert "--overwrite will not replace it" in caplog.text
 
 
 # -- 2. --fps far above the source ------------------------------------------------------------
@@ -344,6 +535,33 @@ def test_train_rejecting_its_data_leaves_no_out_folder(tmp_path):
     code, text = _run("train", bad, "--out", out, "--max-steps", 1, "--no-progress")
     assert code == 1 and "not a readable video" in text, text
     assert not out.exists()
+
+
+@pytest.mark.parametrize("held", ["logs/metrics.csv", "checkpoints/mine.ckpt"])
+def test_train_never_replaces_logs_or_checkpoints_it_did_not_write(tmp_path, held):
+    out = tmp_path / "project"
+    (out / held).parent.mkdir(parents=True)
+    (out / held).write_text("the user's own")  # Lightning's CSV logger would delete it
+    before = _snapshot(tmp_path)
+    code, text = _run("train", "mmnist", "--out", out, "--preset", "tiny", "--max-steps", 1,
+                      "--no-progress")  # fmt: skip
+    assert code == 1 and "which a new run would replace" in text, text
+    assert _snapshot(tmp_path) == before
+
+
+def test_train_reruns_into_its_own_folder_that_holds_no_checkpoint_yet(tmp_path):
+    """A run stopped before its first checkpoint: its logs/ are framepred's (the run mark)."""
+    from framepred.marks import json_text
+    from framepred.train import RUN_MARK
+
+    out = tmp_path / "run"
+    (out / "logs").mkdir(parents=True)
+    (out / "logs" / "metrics.csv").write_text("epoch,step,train/loss\n")
+    (out / RUN_MARK).write_text(json_text({"run": str(out)}))
+    code, text = _run("train", "mmnist", "--out", out, "--preset", "tiny", "--max-steps", 1,
+                      "--batch-size", 2, "--no-progress")  # fmt: skip
+    assert code == 0, text
+    assert (out / "checkpoints" / "last.ckpt").is_file()
 
 
 def test_resume_without_checkpoint_leaves_no_out_folder(tmp_path):
