@@ -96,18 +96,18 @@ def _png_marked(path: Path) -> bool:
     with open(path, "rb") as f:
         if f.read(8) != _PNG_SIGNATURE:
             return False
-        while header := f.read(8):
-            if len(header) < 8:
+        for _ in range(64):  # chunks before the image data (ours comes right after IHDR)
+            header = f.read(8)
+            if len(header) < 8 or header[4:] == b"IDAT":
                 return False
             size, kind = struct.unpack(">I", header[:4])[0], header[4:]
-            if kind == b"IDAT" or size > 1 << 16:
-                return False  # text chunks we write come before the image data
-            body = f.read(size)
-            f.seek(4, os.SEEK_CUR)  # CRC
-            if kind == b"tEXt":
-                key, _, value = body.partition(b"\x00")
-                if key == b"Software" and value.startswith(TOOL.encode()):
-                    return True
+            if kind != b"tEXt" or size > 4096:
+                f.seek(size + 4, os.SEEK_CUR)  # the chunk and its CRC
+                continue
+            key, _, value = f.read(size).partition(b"\x00")
+            f.seek(4, os.SEEK_CUR)
+            if key == b"Software" and value.startswith(TOOL.encode()):
+                return True
     return False
 
 

@@ -60,8 +60,9 @@ class VideoWriter:
         crf, preset: libx264 quality and speed for `.mp4`.
         audio_from: a media file whose audio streams are carried over (mp4/mkv only).
         rotation: display rotation in degrees to store (mp4/mkv) or apply (gif/folder).
-        overwrite: replace an existing output (a file, or a folder framepred wrote); False
-            refuses one that appears while this writes (`atomic.atomic_path`).
+        overwrite: replace an existing output framepred wrote (a file with its mark, or a
+            folder with its manifest); False refuses one that appears while this writes
+            (`atomic.atomic_path`).
 
     Every output carries framepred's mark (`marks.py`): a comment tag (mp4/mkv), a comment
     extension (gif), a tEXt chunk in each PNG frame, and a folder gets framepred's manifest
@@ -190,7 +191,11 @@ class VideoWriter:
                     raise VideoWriteError(f"cannot write {self.path}: {_reason(err)}") from None
                 self._container = None
             if self.kind == "gif":
-                mark_gif(self._tmp)
+                try:
+                    mark_gif(self._tmp)
+                except (OSError, ValueError) as err:
+                    reason = getattr(err, "strerror", None) or err
+                    raise VideoWriteError(f"cannot write {self.path}: {reason}") from None
             if self._video_tmp != self._tmp:
                 self._remux()
             if self.kind == "folder":
