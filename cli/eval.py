@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.options import device_option, ensemble_option, model_option
+from cli.options import device_option, ensemble_option, model_option, overwrite_option
 from framepred.errors import InputShapeError
 
 
@@ -83,6 +83,7 @@ def _contexts(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     default=None,
     help="Write every score (per frame and step too) as JSON.",
 )
+@overwrite_option("the --plot and --json files")
 @ensemble_option("Fill patterns: adds a row model+ensN for the motion model.")
 @device_option
 @click.option(
@@ -109,6 +110,7 @@ def eval_command(
     max_frames: int,
     plot: Path | None,
     json_path: Path | None,
+    overwrite: bool,
     ensemble: str,
     device: str,
     sequences: int,
@@ -124,7 +126,7 @@ def eval_command(
     MSE and MAE (per frame, summed over pixels in [0,1]), SSIM and PSNR.
     """
     from framepred.eval.video import evaluate
-    from framepred.io.atomic import check_writable_target
+    from framepred.io.atomic import check_output_target
 
     if input_name == "mmnist":
         _eval_mmnist(model, device, sequences, batch_size or 64, context)
@@ -136,8 +138,8 @@ def eval_command(
             param_hint="INPUT",
         )
     for target in (plot, json_path):
-        if target is not None:
-            check_writable_target(target)
+        if target is not None:  # before any work: never onto the input or a user's file
+            check_output_target(target, [path], overwrite)
     result = evaluate(
         path,
         pattern,
@@ -160,12 +162,12 @@ def eval_command(
     if plot is not None:
         from framepred.eval.plots import plot_eval
 
-        plot_eval(result, plot)
+        plot_eval(result, plot, overwrite=overwrite)
         click.echo(f"wrote {plot}", err=True)
     if json_path is not None:
         from framepred.io.atomic import atomic_path
 
-        with atomic_path(json_path) as tmp:
+        with atomic_path(json_path, overwrite=overwrite) as tmp:
             tmp.write_text(result.to_json())
         click.echo(f"wrote {json_path}", err=True)
 

@@ -13,6 +13,7 @@ from cli.options import (
     ensemble_option,
     fps_option,
     model_option,
+    overwrite_option,
     precision_option,
 )
 from framepred.gaps import DETECTORS
@@ -106,7 +107,7 @@ def _check_frames(ctx: click.Context, param: click.Parameter, value: str | None)
 @ensemble_option("For --method model or flow.")
 @device_option
 @precision_option
-@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@overwrite_option("OUTPUT and --report")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def fill_command(
     input_path: Path,
@@ -136,6 +137,10 @@ def fill_command(
     """
     from framepred.fill import fill_video
 
+    if ensemble != "1" and method in ("repeat", "blend"):
+        raise click.BadParameter(
+            f"applies to --method model and flow only, not {method}", param_hint="--ensemble"
+        )
     result = fill_video(
         input_path,
         output,

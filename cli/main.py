@@ -1,12 +1,15 @@
 """The `framepred` command group and the error policy shared by every command.
 
 Exit codes: 0 success, 1 a clear error (one line; `--debug` shows the traceback),
-2 bad usage (Click's own convention).
+2 bad usage (Click's own convention). SIGTERM (`kill`, `timeout`, `docker stop`, systemd) is
+handled like Ctrl-C (SIGINT): partial outputs are removed and the command exits 1 with
+"Error: interrupted".
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import click
@@ -65,8 +68,13 @@ def cli(debug: bool, quiet: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM: the same cleanup and exit as Ctrl-C
+
+
 def main() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _terminated)
     cli(prog_name="framepred")
 
 

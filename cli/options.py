@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import click
 
 from framepred.precision import PRECISIONS
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option that refuses nan and inf (bad usage, exit 2), optionally in a range.
+
+    Every float option of every command uses it: a non-finite rate, time or learning rate
+    would otherwise reach the library and hang or crash it."""
+
+    name = "finite float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)
+
 
 model_option = click.option(
     "--model",
@@ -33,9 +52,7 @@ precision_option = click.option(
 def fps_option(
     help: str = "Nominal frame rate (image folders default to 25; videos use their own).",
 ):
-    return click.option(
-        "--fps", type=click.FloatRange(min=0, min_open=True), default=None, help=help
-    )
+    return click.option("--fps", type=FiniteFloat(min=0, min_open=True), default=None, help=help)
 
 
 crf_option = click.option(
@@ -70,4 +87,15 @@ def adapt_option(help: str):
         show_default=True,
         metavar="STEPS",
         help=help + " Keeps the weights that score best on held-out windows.",
+    )
+
+
+def overwrite_option(what: str):
+    """`--overwrite`: replace an earlier output of framepred's, never a user's own file."""
+    return click.option(
+        "--overwrite",
+        is_flag=True,
+        help=f"Replace {what} if it exists and framepred wrote it (a file that carries its "
+        "mark, or a PNG folder with its manifest); a file or folder of your own is never "
+        "replaced.",
     )

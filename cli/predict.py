@@ -13,6 +13,7 @@ from cli.options import (
     device_option,
     fps_option,
     model_option,
+    overwrite_option,
     precision_option,
 )
 from framepred.errors import InputShapeError
@@ -111,7 +112,7 @@ def _check_start(ctx: click.Context, param: click.Parameter, value: str | None) 
 )
 @device_option
 @precision_option
-@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@overwrite_option("OUTPUT (and the --compare files)")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.pass_context
 def predict_command(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from cli.options import FiniteFloat
 from framepred.train.config import PRESETS
 
 
@@ -33,7 +34,7 @@ from framepred.train.config import PRESETS
 )
 @click.option(
     "--max-time",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True),
     default=None,
     help="Stop after this many minutes of training; the learning rate anneals over it.",
 )
@@ -46,7 +47,7 @@ from framepred.train.config import PRESETS
 )
 @click.option(
     "--lr",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True),
     default=None,
     help="Peak learning rate of AdamW [default: 2e-3 for the pixel models, 1e-3 for motion "
     "models].",
@@ -61,7 +62,7 @@ from framepred.train.config import PRESETS
 )
 @click.option(
     "--ssim-weight",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=0.0,
     show_default=True,
     help="Weight of an extra 1-SSIM loss term.",

@@ -10,7 +10,6 @@ filled from the shot nearer to it, never by mixing two shots.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import sys
@@ -39,7 +38,8 @@ from framepred.gaps import (
     slot_stream,
     slots_from_spec,
 )
-from framepred.io.atomic import atomic_path, check_writable_target
+from framepred.io.atomic import atomic_path, check_output_target
+from framepred.io.marks import json_text
 from framepred.io.pipelining import BackgroundWriter, prefetch
 from framepred.io.reader import VideoInfo, VideoReader, probe
 from framepred.io.writer import VideoWriter, output_kind
@@ -91,7 +91,7 @@ class FillReport:
     def to_json(self) -> str:
         data = asdict(self)
         data["n_filled"] = self.n_filled
-        return json.dumps(data, indent=2)
+        return json_text(data)
 
 
 @dataclass(frozen=True)
@@ -106,13 +106,8 @@ class FillPlan:
 
 
 def _check_paths(input: Path, output: Path, overwrite: bool) -> None:
-    src, dst = input.resolve(), output.resolve()
-    if src == dst:
-        raise VideoWriteError(f"output is the input; choose another path: {output}")
-    if input.is_dir() and dst.is_relative_to(src):
-        raise VideoWriteError(f"output may not be inside the input folder: {output}")
     output_kind(output)
-    check_writable_target(output, overwrite=overwrite)
+    check_output_target(output, [input], overwrite)
     if output.exists() and (output.is_dir() != (output_kind(output) == "folder")):
         raise VideoWriteError(f"output exists and is of another kind: {output}")
 
@@ -200,11 +195,16 @@ def fill_video(
     if on_long_gap not in ("fill", "hold"):
         raise ValueError(f"on_long_gap must be 'fill' or 'hold', got {on_long_gap!r}")
     _check_paths(input, output, overwrite)
-    if report is not None:
-        check_writable_target(Path(report))
+    if report is not None:  # like the output: replaced only with overwrite, never the video
+        if Path(report).resolve() == output.resolve():
+            raise VideoWriteError(f"--report is the output path; choose another: {report}")
+        check_output_target(Path(report), [input, output], overwrite)
+    probed = probe(input, fps) if fps else None  # an absurd --fps is refused before any work
     synth = make_synthesizer(method, model, device, predictor, precision)
     check_ensemble(synth, ensemble)  # before adapting: nothing is learned for a refusal
-    ratio = rate_conversion(probe(input, fps)) if fps else Fraction(1)
+    if ensemble > 1 and method in ("repeat", "blend"):  # views of these are the same frame
+        raise FramepredError(f"--ensemble applies to the model and flow methods, not {method}")
+    ratio = rate_conversion(probed) if probed else Fraction(1)
     retime = ratio.denominator != 1
     if retime and synth.forward_only:
         raise FramepredError(f"converting to {_rate(Fraction(fps or 0))} fps, a rate that is not "
@@ -242,7 +242,8 @@ def fill_video(
         plan = FillPlan(synth, info, max_gap, on_long_gap, result)
         images = _retime_stream(stream, plan, grid) if retime else _fill_stream(stream, plan)
         with bar, closing(stream), VideoWriter(output, info.frame_rate, crf=crf, preset=preset,
-                rotation=info.rotation, audio_from=None if info.is_folder else input) as writer, \
+                rotation=info.rotation, audio_from=None if info.is_folder else input,
+                overwrite=overwrite) as writer, \
                 BackgroundWriter(writer) as out:  # fmt: skip
             for image in images:
                 out.write(image)
@@ -259,7 +260,7 @@ def fill_video(
              result.n_kept, result.n_filled, result.method)  # fmt: skip
     if report is not None:
         try:
-            with atomic_path(Path(report)) as tmp:
+            with atomic_path(Path(report), overwrite=overwrite) as tmp:
                 tmp.write_text(result.to_json())
         except OSError as err:  # e.g. the disk filled up: the video itself is whole
             reason = err.strerror or str(err)

@@ -51,13 +51,29 @@ def grey_small(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(grey, (size[1], size[0]), interpolation=cv2.INTER_AREA)
 
 
+DIS_MIN_SIDE = 12  # OpenCV's DIS refuses images with a side below this
+
+
+def dis_calc(dis: cv2.DISOpticalFlow, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """DIS optical flow from grey uint8 `a` to `b`, (h, w, 2) float32, for any frame size:
+    a side below `DIS_MIN_SIDE` is padded (edge pixels repeated) and the flow cropped back.
+    Every DIS call goes through here."""
+    h, w = a.shape[:2]
+    pad_h, pad_w = max(0, DIS_MIN_SIDE - h), max(0, DIS_MIN_SIDE - w)
+    if pad_h or pad_w:
+        a, b = (cv2.copyMakeBorder(x, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE) for x in (a, b))
+    # OpenCV's stubs miss that an output array may be None (allocated by OpenCV).
+    flow = dis.calc(a, b, None)  # type: ignore[call-overload]
+    return np.ascontiguousarray(flow[:h, :w]) if pad_h or pad_w else flow
+
+
 def dis_flows(
     ga: np.ndarray, gb: np.ndarray, dis: cv2.DISOpticalFlow | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """DIS optical flow A->B and B->A of two grey uint8 images, (h, w, 2) float32 each."""
     dis = dis or new_dis()
-    f01 = dis.calc(ga, gb, None)  # type: ignore[call-overload]
-    f10 = dis.calc(gb, ga, None)  # type: ignore[call-overload]
+    f01 = dis_calc(dis, ga, gb)
+    f10 = dis_calc(dis, gb, ga)
     return f01, f10
 
 
@@ -65,7 +81,7 @@ def back_flows(greys: Sequence[np.ndarray], dis: cv2.DISOpticalFlow) -> np.ndarr
     """DIS optical flow from each grey frame to the one before it, (T - 1, h, w, 2) float32:
     minus each frame's velocity, as the forecasters read it."""
     pairs = zip(greys[:-1], greys[1:], strict=True)
-    return np.stack([dis.calc(g1, g0, None) for g0, g1 in pairs])  # type: ignore[call-overload]
+    return np.stack([dis_calc(dis, g1, g0) for g0, g1 in pairs])
 
 
 def resize_u8(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:

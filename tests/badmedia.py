@@ -155,6 +155,24 @@ def rotated(d: Path) -> Path:
     return path
 
 
+def slow_motion(d: Path, rate: int = 1000, n: int = 24) -> Path:
+    """`n` frames at `rate` fps (phone slow motion is 240-960): rates above 240 were once
+    taken as unknown (25 fps), and the frames collapsed onto a few slots."""
+    path = d / f"slowmo{rate}.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, rate)
+        for i in range(n):
+            frame = av.VideoFrame.from_ndarray(moving_scene(i, 32, 32), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, rate)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
 def vfr_jitter(d: Path) -> Path:
     """Frames at irregular times: jitter of +-0.3 interval, two frames in one slot, a hole."""
     steps = [0, 1.3, 1.8, 3.0, 3.7, 4.2, 7.1, 8.0, 8.9, 10.2]

@@ -7,7 +7,8 @@ from __future__ import annotations
 # written with PyAV at explicit timestamps so they can have holes, VFR jitter and audio.
 # ---------------------------------------------------------------------------------------
 import hashlib
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,28 @@ import numpy as np
 import pytest
 
 W, H = 64, 48
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory) -> Iterator[Path]:
+    """framepred's cache (the registry of written outputs) in a temporary folder, also for
+    session fixtures: tests never touch the real home."""
+    old = os.environ.get("FRAMEPRED_CACHE")
+    cache = tmp_path_factory.mktemp("framepred-cache")
+    os.environ["FRAMEPRED_CACHE"] = str(cache)
+    yield cache
+    if old is None:
+        os.environ.pop("FRAMEPRED_CACHE", None)
+    else:
+        os.environ["FRAMEPRED_CACHE"] = old
+
+
+@pytest.fixture(autouse=True)
+def framepred_cache(tmp_path_factory, monkeypatch) -> Path:
+    """A fresh cache folder for each test (outside its tmp_path, so snapshots ignore it)."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("FRAMEPRED_CACHE", str(cache))
+    return cache
 
 
 def moving_scene(i: int, w: int = W, h: int = H, speed: int = 2, seed: int = 0) -> np.ndarray:

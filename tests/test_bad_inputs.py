@@ -95,6 +95,7 @@ CASES = {
         bm.with_alpha, 0, 0, "pixel format:  bgra", 6, 0, _kept_exact([(k, k) for k in range(6)])
     ),
     "rotated (display matrix)": Case(bm.rotated, 0, 0, "rotation:      90 deg", 6, 1, _rotation_kept),
+    "1000 fps slow motion": Case(bm.slow_motion, 0, 0, "1000 (1000.000 fps)", 24, 0),
     "VFR with jitter": Case(
         bm.vfr_jitter, 0, 0, "dropped:       1 frames", 11, 2, warns=["were dropped"]
     ),

@@ -145,11 +145,12 @@ def test_bad_usage_fails_cleanly(gappy_mkv, tmp_path, output, extra, code, phras
 
 def test_existing_output_needs_overwrite(gappy_mkv, tmp_path):
     out = tmp_path / "o.mkv"
-    out.write_bytes(b"old")
+    assert run("fill", gappy_mkv, "-o", out, "--method", "blend").exit_code == 0  # framepred's own
+    old = out.read_bytes()
     assert_clean_failure(run("fill", gappy_mkv, "-o", out, "--method", "repeat"), 1, "--overwrite")
-    assert out.read_bytes() == b"old"
+    assert out.read_bytes() == old
     assert run("fill", gappy_mkv, "-o", out, "--method", "repeat", "--overwrite").exit_code == 0
-    assert len(read_all(out)[1]) == 30
+    assert len(read_all(out)[1]) == 30 and out.read_bytes() != old
 
 
 def test_image_folder_input_with_fps(tmp_path):

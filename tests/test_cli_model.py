@@ -111,18 +111,18 @@ def test_predict_bad_input(tiny_ckpt, frames, tmp_path):
 
 def test_existing_output_needs_overwrite(tiny_ckpt, frames, tmp_path):
     out = tmp_path / "out.npy"
-    out.write_bytes(b"keep me")
+    assert run("predict", frames, "-o", out, "--horizon", 2, "--model", tiny_ckpt).exit_code == 0
+    earlier = out.read_bytes()  # framepred's own (.npy: listed in its registry)
     assert_clean_error(
         run("predict", frames, "-o", out, "--horizon", 1, "--model", tiny_ckpt), 1, "--overwrite"
     )
-    assert out.read_bytes() == b"keep me"
-    assert (
-        run(
-            "predict", frames, "-o", out, "--horizon", 1, "--model", tiny_ckpt, "--overwrite"
-        ).exit_code
-        == 0
-    )
+    assert out.read_bytes() == earlier
+    args = ("predict", frames, "-o", out, "--horizon", 1, "--model", tiny_ckpt, "--overwrite")
+    assert run(*args).exit_code == 0
     assert np.load(out).shape == (2, 1, 16, 16)
+    out.write_bytes(b"keep me")  # now the user's: never replaced
+    assert_clean_error(run(*args), 1, "was not written by framepred")
+    assert out.read_bytes() == b"keep me"
 
 
 def test_train_prints_the_final_checkpoint_last(tmp_path):

@@ -1,14 +1,16 @@
 """Fault injection: killed runs, interrupted fills, a full disk, and a diverging training step.
 
 What must survive: a training run killed with SIGKILL resumes from its last checkpoint and
-ends at the step count it was asked for; `fill` stopped by SIGINT or SIGKILL leaves the
-previous output as it was (or none) and nothing outside its output folder; a full disk is
+ends at the step count it was asked for; `fill` stopped by SIGINT, SIGTERM or SIGKILL leaves
+the previous output as it was (or none) and nothing outside its output folder; training
+stopped by SIGTERM exits 1 with one line and leaves whole checkpoints and no partial file; a full disk is
 one clear error line with no output; a NaN/inf loss stops training with a clear error and
 no checkpoint of the broken step.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -26,6 +28,7 @@ from lightning.pytorch.callbacks import Callback
 import framepred.io.atomic
 from cli.main import cli
 from framepred.errors import TrainingError
+from framepred.io.marks import record_output
 from framepred.train.fit import train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -141,17 +144,18 @@ def _partials(folder: Path) -> list[Path]:
 
 @pytest.mark.parametrize(
     "sig",
-    [signal.SIGINT, pytest.param(signal.SIGKILL, marks=pytest.mark.slow)],
-    ids=["SIGINT", "SIGKILL"],
+    [signal.SIGINT, signal.SIGTERM, pytest.param(signal.SIGKILL, marks=pytest.mark.slow)],
+    ids=["SIGINT", "SIGTERM", "SIGKILL"],
 )
 def test_fill_interrupted_leaves_the_previous_output_or_none(tmp_path, long_clip, sig):
     out_dir, tmpdir = tmp_path / "out", tmp_path / "tmp"
     out_dir.mkdir()
     tmpdir.mkdir()
     out = out_dir / "filled.mkv"
-    previous = sig == signal.SIGKILL  # SIGINT: no earlier output; SIGKILL: an earlier one
+    previous = sig == signal.SIGKILL  # SIGINT/TERM: no earlier output; SIGKILL: an earlier one
     if previous:
         out.write_bytes(b"the previous output")
+        record_output(out)  # framepred's own: --overwrite may replace it
     before = sha256(long_clip)
     args = ["fill", long_clip, "-o", out, "--method", "flow", "--no-progress", "--overwrite"]
     proc = _framepred(*args, tmpdir=tmpdir)
@@ -167,7 +171,7 @@ def test_fill_interrupted_leaves_the_previous_output_or_none(tmp_path, long_clip
         assert out.read_bytes() == b"the previous output"
     else:
         assert not out.exists()
-    if sig == signal.SIGINT:
+    if sig != signal.SIGKILL:  # SIGTERM is handled exactly like Ctrl-C
         assert proc.returncode == 1
         assert stderr.strip().splitlines()[-1] == "Error: interrupted"
         assert "Traceback" not in stderr
@@ -181,6 +185,23 @@ def test_fill_interrupted_leaves_the_previous_output_or_none(tmp_path, long_clip
         result = _run(*args)
         assert result.exit_code == 0, result.output
         assert _partials(out_dir) == [] and len(read_all(out)[1]) == 1999
+
+
+def test_training_stopped_by_sigterm_leaves_whole_checkpoints(tmp_path):
+    out = tmp_path / "run"
+    (tmp_path / "tmp").mkdir()
+    proc = _framepred("train", "mmnist", "--out", out, "--preset", "tiny", "--batch-size", 2,
+                      "--val-every", 1000, "--ckpt-every", 1, "--max-steps", 10_000,
+                      "--no-progress", tmpdir=tmp_path / "tmp")  # fmt: skip
+    last = out / "checkpoints" / "last.ckpt"
+    _wait_for(lambda: (_step(last) or 0) >= 3, proc, "a few checkpoints")
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = _finish(proc)
+    assert proc.returncode == 1, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1] == "Error: interrupted"
+    assert "Traceback" not in stderr
+    assert _partials(out / "checkpoints") == [] and list((tmp_path / "tmp").iterdir()) == []
+    assert (_step(last) or 0) >= 3  # whole: it loads
 
 
 def test_a_live_writers_partial_is_not_removed(tmp_path):
@@ -223,6 +244,7 @@ def full_disk(monkeypatch):
 def test_full_disk_is_one_clear_error_and_no_output(tmp_path, gappy_mkv, full_disk, suffix):
     out = tmp_path / f"filled{suffix}"
     out.write_bytes(b"the previous output")
+    record_output(out)  # framepred's own: --overwrite may replace it
     result = _run("fill", gappy_mkv, "-o", out, "--method", "flow", "--no-progress", "--overwrite")
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: cannot write {out}: No space left on device"
@@ -232,14 +254,14 @@ def test_full_disk_is_one_clear_error_and_no_output(tmp_path, gappy_mkv, full_di
 
 
 def test_full_disk_for_png_frames(tmp_path, gappy_mkv, monkeypatch):
-    import framepred.io.writer
+    def full(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(
-        framepred.io.writer.cv2, "imwrite", lambda *a: False
-    )  # what a full disk gives
+    monkeypatch.setattr(Path, "write_bytes", full)  # each PNG frame is written this way
     out = tmp_path / "frames"
     result = _run("fill", gappy_mkv, "-o", out, "--method", "flow", "--no-progress")
-    assert result.exit_code == 1 and "Error: cannot write" in result.output
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: cannot write {out}: No space left on device"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gappy.mkv"]
 
 

@@ -83,7 +83,8 @@ def test_audio_dropped_with_warning_for_png(tmp_path, caplog):
     src = write_video(tmp_path / "a.mkv", gappy([0, 2, 3]), audio_seconds=0.2)
     with caplog.at_level(logging.WARNING):
         fill_video(src, tmp_path / "png", method="repeat", progress=False)
-    assert "audio" in caplog.text and len(list((tmp_path / "png").iterdir())) == 4
+    assert "audio" in caplog.text and len(list((tmp_path / "png").glob("*.png"))) == 4
+    assert sorted(p.name for p in (tmp_path / "png").iterdir())[0] == ".framepred.json"
 
 
 def test_scene_cut_not_blended_across(tmp_path):

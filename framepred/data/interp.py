@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
-from framepred.flow import dis_flows, grey_small, process_dis
+from framepred.flow import dis_calc, dis_flows, grey_small, process_dis
 
 Batch = dict[str, Any]
 
@@ -142,7 +142,7 @@ class GapBatches(IterableDataset):
             gp, gn = grey_small(frames[0], (w, w)), grey_small(frames[-1], (w, w))
             pairs = {"fap": (ga, gp), "fpa": (gp, ga), "fbn": (gb, gn), "fnb": (gn, gb)}
             for key, (x, y) in pairs.items():
-                flow = process_dis().calc(x, y, None)  # type: ignore[call-overload]
+                flow = dis_calc(process_dis(), x, y)
                 item[key] = torch.from_numpy(flow).permute(2, 0, 1).contiguous()
             d, gap = pick[1] - pick[0], pick[k + n] - pick[k - 1]
             known = rng.random() >= 0.1

@@ -26,6 +26,7 @@ import numpy as np
 from framepred.errors import VideoWriteError
 from framepred.eval.metrics import psnr_u8
 from framepred.io.atomic import atomic_path
+from framepred.io.marks import mark_png
 from framepred.io.writer import VideoWriter
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -135,12 +136,12 @@ def _hstack(panels: Sequence[np.ndarray], gap: int = SEPARATOR, fill: int = 0) -
 def write_side_by_side(
     path: Path | str, context: Sequence[np.ndarray], truth: Sequence[np.ndarray | None],
     pred: Sequence[np.ndarray], times: Sequence[float], frame_rate: Fraction, *,
-    method: str = "prediction", crf: int = 18,
+    method: str = "prediction", crf: int = 18, overwrite: bool = True,
 ) -> Path:  # fmt: skip
     """Write the side-by-side as .mp4/.mkv/.gif or a PNG folder (see `side_by_side_frames`)."""
     path = Path(path)
     frames = side_by_side_frames(context, truth, pred, times, method=method)
-    with VideoWriter(path, frame_rate, crf=crf) as writer:
+    with VideoWriter(path, frame_rate, crf=crf, overwrite=overwrite) as writer:
         for frame in frames:
             writer.write(frame)
     return path
@@ -214,15 +215,15 @@ def _row_label(text: str, height: int, width: int = 88) -> np.ndarray:
 
 def write_strip(
     path: Path | str, context: Sequence[np.ndarray], truth: Sequence[np.ndarray | None],
-    rows: Mapping[str, Sequence[np.ndarray]], **kwargs,
+    rows: Mapping[str, Sequence[np.ndarray]], *, overwrite: bool = True, **kwargs,
 ) -> Path:  # fmt: skip
-    """Write `strip_image(...)` as a PNG, atomically."""
+    """Write `strip_image(...)` as a PNG with framepred's mark, atomically."""
     path = Path(path)
     image = strip_image(context, truth, rows, **kwargs)
     ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
                             [cv2.IMWRITE_PNG_COMPRESSION, 9])  # fmt: skip
     if not ok:
         raise VideoWriteError(f"cannot encode the strip as PNG: {path}")
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data.tobytes())
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        tmp.write_bytes(mark_png(data.tobytes()))
     return path

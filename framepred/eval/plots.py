@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from framepred.errors import FramepredError
-from framepred.io.atomic import atomic_path
+from framepred.io.atomic import atomic_path, check_output_target
+from framepred.io.marks import png_info
 
 
 class PlotError(FramepredError):
@@ -28,16 +29,21 @@ def _figure(n_panels: int, width: float = 6.0, height: float = 4.0):
     return fig, [fig.add_subplot(1, n_panels, i + 1) for i in range(n_panels)]
 
 
-def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
+def _save(fig, path: Path, overwrite: bool) -> Path:
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        fig.savefig(tmp, format="png", metadata=png_info())
     return path
+
+
+def metrics_path(run_dir: Path | str) -> Path:
+    """The CSVLogger file of a `framepred train --out` folder (or the file itself)."""
+    run_dir = Path(run_dir)
+    return run_dir / "logs" / "metrics.csv" if run_dir.is_dir() else run_dir
 
 
 def read_metrics(run_dir: Path | str) -> dict[str, list[tuple[int, float]]]:
     """The CSVLogger file of a `framepred train` run: column -> [(step, value), ...]."""
-    run_dir = Path(run_dir)
-    path = run_dir / "logs" / "metrics.csv" if run_dir.is_dir() else run_dir
+    path = metrics_path(run_dir)
     if not path.is_file():
         raise PlotError(
             f"no logs/metrics.csv in {run_dir} (is it a `framepred train --out` folder?)"
@@ -63,12 +69,14 @@ def read_metrics(run_dir: Path | str) -> dict[str, list[tuple[int, float]]]:
     return series
 
 
-def plot_training(run_dir: Path | str, output: Path | str) -> Path:
+def plot_training(run_dir: Path | str, output: Path | str, *, overwrite: bool = False) -> Path:
     """Loss curves (train/loss, val/loss; log scale) and validation quality against step.
 
     The second panel shows val/psnr if logged, else val/mse; it is left out when neither is.
+    An existing `output` is replaced only with `overwrite`, and only if framepred wrote it.
     """
     series = read_metrics(run_dir)
+    check_output_target(Path(output), [metrics_path(run_dir)], overwrite)
     losses: list[str] = [k for k in ("train/loss", "train/loss_step", "val/loss") if k in series]
     if not losses:
         losses = [k for k in series if k.endswith("loss")]
@@ -91,10 +99,10 @@ def plot_training(run_dir: Path | str, output: Path | str) -> Path:
         axes[1].plot(steps, values, marker="o", markersize=3, color="tab:green")
         axes[1].set(xlabel="step", ylabel=quality, title=f"validation {quality.split('/')[1]}")
         axes[1].grid(alpha=0.3)
-    return _save(fig, Path(output))
+    return _save(fig, Path(output), overwrite)
 
 
-def plot_eval(result, output: Path | str) -> Path:
+def plot_eval(result, output: Path | str, *, overwrite: bool = False) -> Path:
     """PSNR per horizon step (futureN) or per hidden frame (xN, gapN) for each method.
 
     With a context sweep a second panel plots the model's PSNR against its context length,
@@ -135,4 +143,4 @@ def plot_eval(result, output: Path | str) -> Path:
                 title="quality against context length")  # fmt: skip
         ax2.grid(alpha=0.3)
         ax2.legend(fontsize=8)
-    return _save(fig, Path(output))
+    return _save(fig, Path(output), overwrite)

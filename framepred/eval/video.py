@@ -18,7 +18,6 @@ context: the classical methods do not depend on it and are scored once.
 from __future__ import annotations
 
 import bisect
-import json
 import logging
 import re
 import sys
@@ -34,6 +33,7 @@ from tqdm import tqdm
 from framepred.errors import InputShapeError, VideoOpenError
 from framepred.eval.metrics import psnr_u8, ssim_u8
 from framepred.gaps import Grid
+from framepred.io.marks import json_text
 from framepred.io.reader import VideoReader
 from framepred.predict.forecasters import (
     Forecaster,
@@ -126,7 +126,7 @@ class EvalResult:
         return "\n".join(rows)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+        return json_text(asdict(self))
 
 
 class _Tally:

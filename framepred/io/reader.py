@@ -7,6 +7,7 @@ numbered images; `pts` is an exact `Fraction` of seconds. Writing lives in `vide
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +27,15 @@ log = logging.getLogger(__name__)
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 VIDEO_EXTS = {".mp4", ".mkv", ".gif"}
 DEFAULT_FOLDER_FPS = Fraction(25)
+# A container's frame rate is trusted up to this (phone slow motion is 240, 480 and 960
+# fps); above it, or when absent, the rate comes from the frames' own timestamps. A rate
+# above CHECKED_FPS is trusted only if the frames come about that fast: variable-rate WebM
+# and Matroska files often state their 1000 Hz clock as their rate.
+MAX_TRUSTED_FPS = 1000
+CHECKED_FPS = 240
+# --fps may ask for at most this many output frames per frame of the video's own rate:
+# a finer grid is almost all synthesized frames (and --fps 1e9 would never finish).
+MAX_FPS_RATIO = 16
 # Containers whose timestamps do not start at zero by convention (broadcast streams).
 OFFSET_FORMATS = {"mpegts", "mpeg", "mpegvideo", "vob", "m2ts"}
 # Audio codecs an MP4 file may hold as they are; anything else is re-encoded to AAC.
@@ -212,7 +222,9 @@ def _probe_container(path: Path, container, override: Fraction | None) -> VideoI
     stream = container.streams.video[0]
     ctx = stream.codec_context
     check_frame_size(ctx.width or 0, ctx.height or 0, path)
-    rate = override or _nominal_rate(stream)
+    nominal = _nominal_rate(stream, path)
+    check_fps(override, nominal)
+    rate = override or nominal
     tb = Fraction(stream.time_base) if stream.time_base else None
     first = (
         Fraction(stream.start_time) * tb if stream.start_time is not None and tb else Fraction(0)
@@ -250,21 +262,59 @@ def _first_frame_rotation(container, stream) -> int:
     return 0
 
 
+def check_fps(fps: Fraction | None, own: Fraction) -> None:
+    """Refuse an --fps grid more than `MAX_FPS_RATIO` times finer than the video's `own`."""
+    if fps is not None and fps > MAX_FPS_RATIO * own:
+        raise VideoOpenError(
+            f"--fps {float(fps):g} is more than {MAX_FPS_RATIO}x the video's own "
+            f"{float(own):g} fps; at most {float(MAX_FPS_RATIO * own):g} fps"
+        )
+
+
 def _stream_rate(stream) -> Fraction | None:
     # r_frame_rate (base_rate) is FFmpeg's guess of the grid every timestamp sits on; it
     # survives holes in the timestamps, unlike the average rate. None when all are absurd.
     for rate in (stream.base_rate, stream.guessed_rate, stream.average_rate):
-        if rate and 1 <= rate <= 240:
+        if rate and 1 <= rate <= MAX_TRUSTED_FPS:
             return Fraction(rate)
     return None
 
 
-def _nominal_rate(stream) -> Fraction:
-    rate = _stream_rate(stream)
+def _nominal_rate(stream, path: Path) -> Fraction:
+    stated = _stream_rate(stream)
+    if stated is not None and stated <= CHECKED_FPS:
+        return stated
+    rate = _rate_from_timestamps(path)
+    if stated is not None and (rate is None or rate >= stated / 2):
+        return stated
     if rate is None:
         log.warning("frame rate unknown; assuming %s fps", DEFAULT_FOLDER_FPS)
         return DEFAULT_FOLDER_FPS
+    log.warning("frame rate unknown or implausible in the header; %s fps from the frames' "
+                "timestamps", f"{float(rate):g}")  # fmt: skip
     return rate
+
+
+def _rate_from_timestamps(path: Path) -> Fraction | None:
+    """A frame rate on whose grid no two of the video's frames share a slot: one over the
+    smallest gap between timestamps (or the typical gap, if that grid would be more than
+    `MAX_FPS_RATIO` times finer than it). None with fewer than two timestamps."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            tb = _time_base(stream, path)
+            times = sorted({Fraction(p.pts) * tb for p in container.demux(stream)
+                            if p.pts is not None and p.size})  # fmt: skip
+    except av.FFmpegError:
+        return None
+    gaps = sorted(b - a for a, b in zip(times, times[1:], strict=False))
+    if not gaps:
+        return None
+    gap = gaps[0] if gaps[len(gaps) // 2] <= MAX_FPS_RATIO * gaps[0] else gaps[len(gaps) // 2]
+    rate = 1 / gap
+    if rate == round(rate) or rate.denominator <= 1001:
+        return rate
+    return Fraction(math.ceil(rate * 1000), 1000)  # at least 1 / gap: no two frames collide
 
 
 class VideoReader:

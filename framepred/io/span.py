@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from framepred.io.atomic import atomic_path
+from framepred.io.marks import FFMPEG_MARK
 from framepred.io.reader import VideoInfo
 from framepred.io.writer import VideoWriter, audio_codecs, ffmpeg_exe
 
@@ -24,21 +25,24 @@ log = logging.getLogger(__name__)
 
 
 def write_span(output: Path, kind: str, frames: np.ndarray, info: VideoInfo, t0: Fraction,
-               crf: int, audio_from: Path | None) -> str:  # fmt: skip
+               crf: int, audio_from: Path | None, *, overwrite: bool = True) -> str:  # fmt: skip
     """Write frames that stand for the source's time from `t0` on; return what audio got.
 
     `kind` is "npy" ((T, H, W, 3) uint8) or a `VideoWriter` kind. For mp4/mkv with an
     `audio_from` file, its audio from `t0` for the frames' duration is muxed in: "trimmed",
     or "padded" with silence where the span runs past the audio's end; "none" otherwise.
+    `overwrite` False refuses an output that appears while this writes.
     """
     if kind == "npy":
-        with atomic_path(output) as tmp:
+        with atomic_path(output, overwrite=overwrite) as tmp:
             with open(tmp, "wb") as f:
                 np.save(f, frames, allow_pickle=False)
         return "none"
     codecs = audio_codecs(audio_from)
     if not codecs or audio_from is None:
-        with VideoWriter(output, info.frame_rate, crf=crf, rotation=info.rotation) as writer:
+        with VideoWriter(
+            output, info.frame_rate, crf=crf, rotation=info.rotation, overwrite=overwrite
+        ) as writer:
             for image in frames:
                 writer.write(image)
         return "none"
@@ -48,7 +52,7 @@ def write_span(output: Path, kind: str, frames: np.ndarray, info: VideoInfo, t0:
             for image in frames:
                 writer.write(image)
         duration = Fraction(len(frames)) / info.frame_rate
-        with atomic_path(output) as tmp:
+        with atomic_path(output, overwrite=overwrite) as tmp:
             return _mux_audio(video_tmp, audio_from, tmp, t0 - info.start, duration, kind)
     finally:
         video_tmp.unlink(missing_ok=True)
@@ -65,7 +69,8 @@ def _mux_audio(video: Path, source: Path, out: Path, t0: Fraction, duration: Fra
     codec = ["-c:a", "flac"] if kind == "mkv" else ["-c:a", "aac", "-b:a", "192k"]
     cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(video),
            "-ss", f"{float(t0):.6f}", "-i", str(source), "-map", "0:v:0", "-map", "1:a:0",
-           "-c:v", "copy", *codec, "-af", "apad", "-t", f"{float(duration):.6f}", str(out)]  # fmt: skip
+           "-c:v", "copy", *codec, "-af", "apad", "-t", f"{float(duration):.6f}", *FFMPEG_MARK,
+           str(out)]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         msg = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "ffmpeg failed"

@@ -19,7 +19,8 @@ import numpy as np
 from av.container import OutputContainer
 
 from framepred.errors import VideoWriteError
-from framepred.io.atomic import atomic_path
+from framepred.io.atomic import atomic_path, write_folder_manifest
+from framepred.io.marks import FFMPEG_MARK, mark_gif, mark_png, video_metadata
 from framepred.io.reader import VIDEO_EXTS, _reason
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,18 @@ class VideoWriter:
         crf, preset: libx264 quality and speed for `.mp4`.
         audio_from: a media file whose audio streams are carried over (mp4/mkv only).
         rotation: display rotation in degrees to store (mp4/mkv) or apply (gif/folder).
+        overwrite: replace an existing output framepred wrote (a file with its mark, or a
+            folder with its manifest); False refuses one that appears while this writes
+            (`atomic.atomic_path`).
+
+    Every output carries framepred's mark (`marks.py`): a comment tag (mp4/mkv), a comment
+    extension (gif), a tEXt chunk in each PNG frame, and a folder gets framepred's manifest
+    (`atomic.MANIFEST`) after its last frame.
     """
 
     def __init__(self, path: Path | str, frame_rate: Fraction, *, crf: int = 18,
-                 preset: str = "medium", audio_from: Path | None = None, rotation: int = 0):  # fmt: skip
+                 preset: str = "medium", audio_from: Path | None = None, rotation: int = 0,
+                 overwrite: bool = True):  # fmt: skip
         self.path = Path(path)
         self.kind = output_kind(self.path)
         self.frame_rate = Fraction(frame_rate)
@@ -70,7 +79,7 @@ class VideoWriter:
         self.audio_from, self.rotation = audio_from, rotation % 360
         self.count = 0
         self._atomic: AbstractContextManager[Path] | None = atomic_path(
-            self.path, is_dir=self.kind == "folder"
+            self.path, is_dir=self.kind == "folder", overwrite=overwrite
         )
         self._tmp = self._atomic.__enter__()
         self._video_tmp = self._tmp
@@ -115,6 +124,7 @@ class VideoWriter:
         if self.kind == "folder":
             return
         container = self._container = av.open(str(self._video_tmp), "w")
+        container.metadata.update(video_metadata())
         stream: Any
         if self.kind == "mp4":
             stream = container.add_stream("libx264", rate=self.frame_rate)
@@ -137,13 +147,21 @@ class VideoWriter:
             stream.set_display_rotation(self.rotation)
         self._stream = stream
 
+    def _frame_name(self, i: int) -> str:
+        return f"frame_{i:06d}.png"
+
     def _write(self, image: np.ndarray) -> None:
         if self.kind in ("gif", "folder") and self.rotation:
             image = np.ascontiguousarray(np.rot90(image, self.rotation // 90))
         if self.kind == "folder":
-            name = self._tmp / f"frame_{self.count:06d}.png"
-            if not cv2.imwrite(str(name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+            name = self._tmp / self._frame_name(self.count)
+            ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+            if not ok:
                 raise VideoWriteError(f"cannot write {self.path}: PNG frame {self.count} failed")
+            try:
+                name.write_bytes(mark_png(data.tobytes()))
+            except OSError as err:  # a full disk, a vanished folder
+                raise VideoWriteError(f"cannot write {self.path}: {err.strerror or err}") from None
             return
         if self.kind == "mp4" and (image.shape[0] % 2 or image.shape[1] % 2):
             image = np.pad(image, ((0, image.shape[0] % 2), (0, image.shape[1] % 2), (0, 0)),
@@ -172,8 +190,16 @@ class VideoWriter:
                 except av.FFmpegError as err:  # e.g. the disk filled up while flushing
                     raise VideoWriteError(f"cannot write {self.path}: {_reason(err)}") from None
                 self._container = None
+            if self.kind == "gif":
+                try:
+                    mark_gif(self._tmp)
+                except (OSError, ValueError) as err:
+                    reason = getattr(err, "strerror", None) or err
+                    raise VideoWriteError(f"cannot write {self.path}: {reason}") from None
             if self._video_tmp != self._tmp:
                 self._remux()
+            if self.kind == "folder":
+                write_folder_manifest(self._tmp, map(self._frame_name, range(self.count)))
         except BaseException as err:
             self.abort(type(err), err, err.__traceback__)
             raise
@@ -210,7 +236,7 @@ class VideoWriter:
             audio_args += ["-c:a", "copy"] if keep else ["-c:a", "aac", "-b:a", "192k"]
             if not keep:
                 log.warning("audio codec %s does not fit .mp4; re-encoding to AAC", codecs)
-        cmd += ["-map", "0:v:0", *audio_args, "-c:v", "copy", str(self._tmp)]
+        cmd += ["-map", "0:v:0", *audio_args, "-c:v", "copy", *FFMPEG_MARK, str(self._tmp)]
         done = subprocess.run(cmd, capture_output=True, text=True)
         self._video_tmp.unlink(missing_ok=True)
         if done.returncode != 0:

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from framepred.errors import CheckpointError, InputShapeError
-from framepred.flow import grey_small, new_dis, upscale_flow, working_size
+from framepred.flow import dis_calc, grey_small, new_dis, upscale_flow, working_size
 from framepred.synth.classical import Flow
 
 FORECASTERS = ("model", "copy-last", "flow")
@@ -96,8 +96,9 @@ class FlowExtrapolation(Forecaster):
         """Per-pixel motion of `last` in pixels per frame, (H, W, 2) float32."""
         h, w = last.shape[:2]
         size = working_size(h, w, self.max_side)
-        # The stubs want a flow array; None (allocate one) is what OpenCV documents.
-        back = self.dis.calc(grey_small(last, size), grey_small(prev, size), None)  # type: ignore[call-overload]  # last(x) ~ prev(x + back(x))
+        back = dis_calc(
+            self.dis, grey_small(last, size), grey_small(prev, size)
+        )  # last(x) ~ prev(x + back(x))
         if back.shape[:2] != (h, w):
             back = upscale_flow(back, w, h, w / back.shape[1], h / back.shape[0])
         return -back

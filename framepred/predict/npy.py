@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from framepred.errors import InputShapeError, VideoOpenError
-from framepred.io.atomic import atomic_path, check_writable_target
+from framepred.io.atomic import atomic_path, check_output_target
 from framepred.predict.predictor import load_predictor, predict_array
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def predict_file(
         )
     if output.resolve() == input_path.resolve():
         raise InputShapeError("output path is the input path; the input is never overwritten")
-    check_writable_target(output, overwrite=overwrite)
+    check_output_target(output, [input_path], overwrite)
     if horizon < 1:
         raise InputShapeError(f"horizon must be at least 1, got {horizon}")
     array = load_npy(input_path)
@@ -70,11 +70,11 @@ def predict_file(
     predictor = load_predictor(name, device=device, precision=precision)
     log.info("predicting %d frames with %s", horizon, name)
     result = predict_array(array, horizon, predictor)
-    _save_npy(output, result)
+    _save_npy(output, result, overwrite)
     return result
 
 
-def _save_npy(output: Path, array: np.ndarray) -> None:
-    with atomic_path(output) as tmp:
+def _save_npy(output: Path, array: np.ndarray, overwrite: bool = True) -> None:
+    with atomic_path(output, overwrite=overwrite) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, array, allow_pickle=False)

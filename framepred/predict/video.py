@@ -25,8 +25,8 @@ from framepred.errors import FramepredError, InputShapeError, VideoOpenError, Vi
 from framepred.eval.compare import write_side_by_side, write_strip
 from framepred.eval.metrics import psnr_u8
 from framepred.gaps import Grid
-from framepred.io.atomic import check_writable_target
-from framepred.io.reader import VideoReader
+from framepred.io.atomic import check_output_target
+from framepred.io.reader import VideoReader, probe
 from framepred.io.span import write_span
 from framepred.io.writer import output_kind
 from framepred.predict.forecasters import Forecaster, fill_context, get_forecaster, video_model
@@ -106,12 +106,8 @@ def compare_paths(output: Path) -> tuple[Path, Path]:
 
 def _check_output(input_path: Path, output: Path, overwrite: bool, compare: bool) -> str:
     kind = "npy" if output.suffix.lower() == ".npy" else output_kind(output)
-    if output.resolve() == input_path.resolve():
-        raise VideoWriteError(f"output is the input; choose another path: {output}")
-    if input_path.is_dir() and output.resolve().is_relative_to(input_path.resolve()):
-        raise VideoWriteError(f"output may not be inside the input folder: {output}")
     for target in (output, *(compare_paths(output) if compare else ())):
-        check_writable_target(target, overwrite=overwrite)
+        check_output_target(target, [input_path], overwrite)
     if output.exists() and output.is_dir() != (kind == "folder"):
         raise VideoWriteError(f"output exists and is of another kind: {output}")
     return kind
@@ -175,6 +171,8 @@ def predict_video(
     if not input.exists():
         raise VideoOpenError(f"no such file or folder: {input}")
     kind = _check_output(input, output, overwrite, compare)
+    if fps:
+        probe(input, fps)  # an absurd --fps is refused before any work
     if forecaster is None:
         forecaster = _make_forecaster(method, model, device, context, batch_size, precision)
     with VideoReader(input, fps) as reader:
@@ -204,18 +202,18 @@ def predict_video(
     first_out = first - context if with_context else first
     audio_from = None if info.is_folder or kind not in ("mp4", "mkv") else input
     report.audio = write_span(output, kind, out_frames, info, grid.time(first_out), crf,
-                                 audio_from)  # fmt: skip
+                              audio_from, overwrite=overwrite)  # fmt: skip
     report.n_written = len(out_frames)
     if compare:
         side, strip = compare_paths(output)
         times = [float(grid.time(s)) for s in range(first - context, first + horizon)]
         write_side_by_side(side, list(ctx), truth, list(pred), times, info.frame_rate,
-                           method=forecaster.name, crf=crf)  # fmt: skip
+                           method=forecaster.name, crf=crf, overwrite=overwrite)  # fmt: skip
         rows = {forecaster.name: list(pred)}
         for name in compare_with:
             other = _make_forecaster(name, model, device, context, batch_size, precision)
             rows.setdefault(other.name, list(other.predict(ctx, horizon)))
-        write_strip(strip, list(ctx), truth, rows)
+        write_strip(strip, list(ctx), truth, rows, overwrite=overwrite)
         report.compare = [str(side), str(strip)]
     report.seconds = round(time.perf_counter() - t0, 3)
     return report

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import torch
 
-from framepred.flow import grey_small, new_dis, pixel_grid2, resize_u8, warp, working_size
+from framepred.flow import dis_calc, grey_small, new_dis, pixel_grid2, resize_u8, warp, working_size
 from framepred.models.interpolator import Accel, MotionInterpolator, Slot, speed_up
 from framepred.models.warp import fb_error
 from framepred.precision import autocast, resolve_precision
@@ -152,7 +152,7 @@ class MotionSynthesizer(Synthesizer):
             return self._greys.get((f,), size, lambda: grey_small(f, size))
 
         def make() -> torch.Tensor:
-            return flow_tensor(self.dis.calc(grey(x), grey(y), None), self.device)  # type: ignore[call-overload]
+            return flow_tensor(dis_calc(self.dis, grey(x), grey(y)), self.device)
 
         return self._flows.get((x, y), size, make)
 

@@ -12,6 +12,7 @@ plain containers and refuses any pickled object that would run code. Two formats
 from __future__ import annotations
 
 import pickle
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ from framepred.models.forecaster import HEAD, MotionForecastConfig, MotionForeca
 from framepred.models.interpolator import MotionConfig, MotionInterpolator
 
 FORMAT = "framepred"
+# The largest network a checkpoint may ask for (the shipped models have about 1 M): a
+# config asking for more is refused before anything is allocated.
+MAX_PARAMETERS = 200_000_000
 Net = EncoderForecaster | MotionInterpolator | MotionForecaster
 Config = ModelConfig | MotionConfig | MotionForecastConfig
 
@@ -92,8 +96,15 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     if not _looks_like_torch_file(path):
         raise CheckpointError(f"not a checkpoint file (not saved by PyTorch): {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings(record=True) as caught:  # torch warns about raw pickles
+            warnings.simplefilter("always")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        if any("pickle protocol" in str(w.message) for w in caught):
+            raise CheckpointError(
+                f"refusing to load {path}: a raw Python pickle, not a checkpoint saved by "
+                "PyTorch (framepred never unpickles objects)"
+            ) from None
         first = str(err).strip().splitlines()[0] if str(err).strip() else "unsupported object"
         raise CheckpointError(
             f"refusing to load {path}: it holds objects that are not plain data ({first[:120]})"
@@ -130,6 +141,25 @@ def _config_and_weights(
     return cfg, state, meta
 
 
+def check_weights(cfg: Config, state: dict[str, Any], path: Path) -> None:
+    """Refuse non-finite (NaN/inf) weights, and a config whose network is larger than
+    `MAX_PARAMETERS` (sized on the meta device: nothing is allocated)."""
+    for name, value in state.items():
+        if isinstance(value, torch.Tensor) and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"checkpoint has non-finite (NaN/inf) weights ({name}): {path}")
+    try:
+        with torch.device("meta"):
+            wanted = sum(v.numel() for v in build(cfg).state_dict().values())
+    except (RuntimeError, ValueError, TypeError):
+        return  # load_model reports a config that cannot be built
+    held = sum(v.numel() for v in state.values() if isinstance(v, torch.Tensor))
+    if wanted > MAX_PARAMETERS:
+        raise CheckpointError(
+            f"checkpoint's model config asks for a network of {wanted:,} parameters, more than "
+            f"the {MAX_PARAMETERS:,} framepred loads (its weights hold {held:,}): {path}"
+        )
+
+
 def load_model(model: str | Path, device: str | torch.device = "cpu") -> tuple[Net, dict]:
     """Rebuild the network stored in a checkpoint (path or built-in name), in eval mode.
 
@@ -137,6 +167,7 @@ def load_model(model: str | Path, device: str | torch.device = "cpu") -> tuple[N
     """
     path = resolve(model)
     cfg, state, meta = _config_and_weights(read_checkpoint(path), path)
+    check_weights(cfg, state, path)
     try:
         net = build(cfg)
         net.load_state_dict(state, strict=True)

@@ -24,9 +24,11 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, Timer
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from framepred.errors import CheckpointError, FramepredError, TrainingError
 from framepred.io.atomic import atomic_path
+from framepred.io.marks import has_mark, json_text
 from framepred.train.config import (
     ACCEL,
     BACKTEST,
@@ -68,6 +70,18 @@ class BudgetSchedule(Callback):
         for opt in trainer.optimizers:
             for group in opt.param_groups:
                 group["lr"] = lr
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written whole or not at all (`atomic.atomic_path`): a write interrupted by
+    Ctrl-C, SIGTERM or a full disk leaves the previous checkpoint and no partial file."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any,
+                        storage_options: Any = None) -> None:  # fmt: skip
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path, replace_any=True) as tmp:
+            torch.save(checkpoint, tmp)
 
 
 def _check_budget(cfg: TrainConfig) -> None:
@@ -114,7 +128,7 @@ def _merge_metrics(history: Path, metrics: Path) -> None:
             with open(path, newline="") as f:
                 rows.extend(csv.DictReader(f))
     fields = sorted({k for row in rows for k in row}, key=lambda k: (k not in ("epoch", "step"), k))
-    with atomic_path(metrics) as tmp, open(tmp, "w", newline="") as f:
+    with atomic_path(metrics, replace_any=True) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
@@ -193,6 +207,9 @@ def _motion_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataM
     return module, data
 
 
+RUN_MARK = ".framepred-run.json"  # marks an --out folder whose logs/ and checkpoints/ we wrote
+
+
 def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Path:
     """Train a model and return the path of its final checkpoint (`out/checkpoints/last.ckpt`).
 
@@ -207,10 +224,8 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
         cfg.model = {**cfg.model, **BACKTEST}
     task = task_of(cfg.data)
     out = Path(cfg.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise FramepredError(f"cannot create output folder {out}: {err.strerror}") from None
+    if out.exists() and not out.is_dir():
+        raise FramepredError(f"--out is not a folder: {out}")
     ckpt_dir = out / "checkpoints"
     last = ckpt_dir / "last.ckpt"
     resume_from = None
@@ -223,6 +238,11 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
         raise FramepredError(
             f"{out} already holds a run; pass --resume to continue it or choose another --out"
         )
+    elif not has_mark(out / RUN_MARK):  # Lightning would replace (CSVLogger: delete) these
+        held = [d.name for d in (ckpt_dir, out / "logs") if d.is_dir() and any(d.iterdir())]
+        if held:
+            raise FramepredError(f"{out} already holds {' and '.join(held)}/, which a new run "
+                                 f"would replace; choose another --out")  # fmt: skip
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     start = None
@@ -254,6 +274,11 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
     module, data = _motion_parts(cfg) if motion else _task_parts(cfg)
     if start is not None:
         module.net.load_state_dict(start.state_dict())  # type: ignore[union-attr]
+    try:  # only now: a run refused above leaves no empty --out folder behind
+        out.mkdir(parents=True, exist_ok=True)
+        (out / RUN_MARK).write_text(json_text({"run": str(out)}))  # its logs/ are framepred's
+    except OSError as err:
+        raise FramepredError(f"cannot create output folder {out}: {err.strerror}") from None
     monitor, best_name = (
         ("val/loss", "best-step{step}-psnr{val/psnr:.2f}")
         if motion
@@ -292,6 +317,7 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
         num_nodes=cfg.num_nodes,
         logger=CSVLogger(out, name="", version="logs"),
         callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
         val_check_interval=cfg.val_every,
         check_val_every_n_epoch=None,
         log_every_n_steps=min(10, cfg.val_every),
@@ -306,6 +332,10 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
     try:
         trainer.fit(module, datamodule=data, ckpt_path=resume_from, weights_only=True)
     except TrainingError:
+        raise
+    except SystemExit:  # Lightning exits on Ctrl-C (or SIGTERM, see cli.main)
+        if trainer.interrupted:
+            raise KeyboardInterrupt from None
         raise
     except torch.OutOfMemoryError:
         raise TrainingError("out of memory: lower --batch-size") from None
