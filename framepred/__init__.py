@@ -25,6 +25,7 @@ _API = {
     "TrainConfig": "framepred.train",
     "evaluate_mmnist": "framepred.mmnist_eval",
     "fill_video": "framepred.fill",
+    "fill_many": "framepred.batch",
     "predict_video": "framepred.predict_io",
     "evaluate": "framepred.eval_video",
 }

@@ -290,6 +290,8 @@ def fill_video(
     adapt: int = 0,
     precision: str = "32",
     ensemble: int = 1,
+    synthesizer: Synthesizer | None = None,
+    reader: VideoReader | None = None,
 ) -> FillReport:
     """Write `output`: the input on its nominal frame grid with every missing slot synthesized.
 
@@ -317,6 +319,10 @@ def fill_video(
         ensemble: average each synthesized frame over this many mirrored and time-reversed
             views of its gap (1, 2, 4 or 8; `framepred.ensemble`): sharper estimates at
             about that many times the synthesis work.
+        synthesizer: an already made synthesizer for `method` (a batch makes the model once;
+            `framepred.batch`), used instead of making one.
+        reader: an already opened reader of `input` (a batch opens the next file while this
+            one is filled); closed here.
     """
     input, output = Path(input), Path(output)
     t0 = time.perf_counter()
@@ -325,7 +331,7 @@ def fill_video(
     _check_paths(input, output, overwrite)
     if report is not None:
         check_writable_target(Path(report))
-    synth = make_synthesizer(method, model, device, predictor, precision)
+    synth = synthesizer or make_synthesizer(method, model, device, predictor, precision)
     check_ensemble(synth, ensemble)  # before adapting: nothing is learned for a refusal
     ratio = rate_conversion(probe(input, fps)) if fps else Fraction(1)
     retime = ratio.denominator != 1
@@ -338,7 +344,7 @@ def fill_video(
     adapted = _adapt(synth, input, None if retime else fps, adapt, progress) if adapt > 0 else None
     if ensemble > 1:  # after adapting: the views share the adapted network
         synth = SelfEnsemble(synth, ensemble)
-    with VideoReader(input, fps) as reader:
+    with reader or VideoReader(input, fps) as reader:
         info = reader.info
         # the grid the video's frames are mapped to: its own where it is retimed
         grid = info
