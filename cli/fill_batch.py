@@ -74,6 +74,8 @@ def run_batch(inputs: tuple[Path, ...], out_dir: Path, **kwargs: Any) -> None:
                    f"{counts['failed']} failed, {counts['not done']} not done", err=True)  # fmt: skip
     if summary.interrupted:
         raise click.ClickException(f"interrupted: the files not done are listed in {where}")
+    if summary.elsewhere_failed:
+        raise click.ClickException(f"files of other ranks failed ({where})")
     if not summary.ok:
-        failed = counts["failed"] or "some"
-        raise click.ClickException(f"{failed} of {len(summary.files)} files failed ({where})")
+        bad = len(summary.files) - counts["done"] - counts["skipped"]
+        raise click.ClickException(f"{bad} of {len(summary.files)} files failed ({where})")

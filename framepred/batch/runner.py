@@ -185,8 +185,8 @@ def fill_many(
         stopped = batch.stop.is_set()
         together = group.wait_for_all(out_dir, STOP_WAIT if stopped else timeout)
         if ranks.rank == 0:
-            summary = merge(out_dir, all_jobs, group.run, settings, ranks.world,
-                            stopped or not together)  # fmt: skip
+            missing = "interrupted" if stopped else "its rank did not finish"
+            summary = merge(out_dir, all_jobs, group.run, settings, ranks.world, stopped, missing)
         else:
             summary = _part(out_dir, mine, entries, settings, ranks, group.run, stopped)
         if together:
@@ -308,9 +308,9 @@ class _Batch:
         return _Opened(job, reader, replace=self.overwrite or own, source=source)
 
     def _work(self, opened: queue.Queue) -> None:
-        import torch
-
-        torch.set_num_threads(self.threads)  # this thread's own (OpenMP) thread count
+        torch = sys.modules.get("torch")  # loaded by the model's making, if the method has one
+        if torch is not None:
+            torch.set_num_threads(self.threads)  # this thread's own (OpenMP) thread count
         synth = _own_flow(self.synth.fork())
         while (item := opened.get()) is not None:
             try:
@@ -414,4 +414,4 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
         yield
     finally:
         for s, handler in old.items():
-            signal.signal(s, handler)
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)

@@ -208,10 +208,10 @@ def is_complete(entry: FileEntry | None, out_dir: Path, input: Path, settings: s
 
 
 def merge(out_dir: Path, jobs: list, run: str, settings: dict[str, Any], world: int,
-          interrupted: bool) -> BatchSummary:  # fmt: skip
+          interrupted: bool, missing: str = "interrupted") -> BatchSummary:  # fmt: skip
     """The summary of run `run` over `jobs` (every rank's), written to OUTDIR; the journals
     it folds in are removed. An input without an entry of this run keeps its earlier complete
-    entry, if it has one, else it is `not done`."""
+    entry, if it has one, else it is `not done` for the reason `missing`."""
     records = read_records(out_dir)
     files = []
     for job in jobs:
@@ -224,8 +224,7 @@ def merge(out_dir: Path, jobs: list, run: str, settings: dict[str, Any], world: 
         elif done:
             files.append(done[-1])
         else:
-            reason = "interrupted" if interrupted else "not reached"
-            files.append(FileEntry(str(job.input), job.name, "not done", reason, run=run))
+            files.append(FileEntry(str(job.input), job.name, "not done", missing, run=run))
     current = {f.output for f in files}
     earlier: dict[str, FileEntry] = {}
     for e in records:  # other inputs' outputs still in OUTDIR stay on record
