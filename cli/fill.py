@@ -165,14 +165,14 @@ def fill_command(
     nominal frame grid: kept frames pass through unchanged (bit-exact with .mkv or a PNG
     folder), missing slots are synthesized, audio is carried over (mp4/mkv).
 
-    \b
     Batch mode, `fill IN... -o OUTDIR`, when there are several inputs, a folder of videos
     (a folder of numbered images stays one input), a glob pattern ('clips/*.mp4'),
     --recursive or --format: each input's output goes to OUTDIR under its own name, the
     model is loaded once, and OUTDIR/framepred-summary.json records every file. A bad file
-    is reported and the rest go on (exit 1 if any failed); Ctrl-C stops cleanly; running the
-    same command again skips the files already done. Under torchrun or SLURM (srun) each
-    process fills its share and rank 0 writes the summary.
+    is reported and the rest go on (exit 1 if any failed); Ctrl-C or SIGTERM stops cleanly;
+    running the same command again skips the files already done (--overwrite redoes them).
+    Under torchrun or SLURM (srun) each process fills its share and rank 0 writes the
+    summary.
     """
     if is_batch(inputs, recursive=recursive, format=format_):
         if report is not None:
