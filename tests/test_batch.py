@@ -157,6 +157,22 @@ def test_outputs_match_single_fill_with_the_shipped_model_and_jobs(tmp_path):
         assert frames == [f.image.tobytes() for f in read_all(ref)[1]]
 
 
+def test_recursive_batch_mirrors_the_tree(tmp_path):
+    lib = tmp_path / "lib"
+    (lib / "cam 1").mkdir(parents=True)
+    (lib / "cam 2").mkdir()
+    clip(lib / "top.mkv")
+    clip(lib / "cam 1" / "a.mkv", seed=1)
+    bm.empty_file(lib / "cam 2")
+    out = tmp_path / "out"
+    got = framepred.fill_many([lib], out, recursive=True, format="mkv", method="flow",
+                              progress=False)  # fmt: skip
+    assert [(f.output, f.status) for f in got.files] == [
+        ("cam 1/a.mkv", "done"), ("cam 2/empty.mkv", "failed"), ("top.mkv", "done")]  # fmt: skip
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "cam 1", "cam 1/a.mkv", SUMMARY, "top.mkv"]  # no folder for the failed file  # fmt: skip
+
+
 # ------------------------------------------------------------------ resume
 def test_rerun_skips_complete_files_and_redoes_a_tampered_one(tmp_path):
     srcs = [clip(tmp_path / "a.mkv"), clip(tmp_path / "b.mkv", seed=1)]
@@ -174,6 +190,25 @@ def test_rerun_skips_complete_files_and_redoes_a_tampered_one(tmp_path):
     assert {k: e["status"] for k, e in summary(out).items()} == {"a.mkv": "skipped",
                                                                  "b.mkv": "done"}  # fmt: skip
     assert len(read_all(out / "b.mkv")[1]) == 14
+    assert sorted(p.name for p in out.iterdir()) == ["a.mkv", "b.mkv", SUMMARY]
+
+
+def test_a_run_killed_before_its_summary_resumes_from_its_journal(tmp_path, monkeypatch):
+    from framepred.batch import runner
+
+    srcs = [clip(tmp_path / "a.mkv"), clip(tmp_path / "b.mkv", seed=1)]
+    out = tmp_path / "out"
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # as if the process died before it merged
+
+    with monkeypatch.context() as m:
+        m.setattr(runner, "merge", killed)
+        with pytest.raises(KeyboardInterrupt):
+            framepred.fill_many(srcs, out, format="mkv", method="flow", progress=False)
+    assert not (out / SUMMARY).exists() and list(out.glob(".framepred-summary.rank0.jsonl"))
+    again = framepred.fill_many(srcs, out, format="mkv", method="flow", progress=False)
+    assert [f.status for f in again.files] == ["skipped", "skipped"]
     assert sorted(p.name for p in out.iterdir()) == ["a.mkv", "b.mkv", SUMMARY]
 
 

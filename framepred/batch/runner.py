@@ -181,6 +181,9 @@ def fill_many(
         mine = distributed.share(all_jobs, ranks)
         with _stop_on_signals(batch.stop):
             entries = batch.run(mine)
+        if batch.error is not None:
+            raise VideoWriteError(f"cannot keep the batch's record in {out_dir}: "
+                                  f"{_reason(batch.error)}") from batch.error  # fmt: skip
         batch.journal.end(group.run, ranks.rank)
         stopped = batch.stop.is_set()
         together = group.wait_for_all(out_dir, STOP_WAIT if stopped else timeout)
@@ -246,6 +249,7 @@ class _Batch:
         self.records = read_records(out_dir)
         self.threads = distributed.threads_per_job(jobs, ranks)
         self.entries: list[FileEntry] = []
+        self.error: Exception | None = None  # why the batch could not go on
         self._bar: tqdm | None = None
         self._frames, self._t0 = 0, time.perf_counter()
 
@@ -312,13 +316,16 @@ class _Batch:
         if torch is not None:
             torch.set_num_threads(self.threads)  # this thread's own (OpenMP) thread count
         synth = _own_flow(self.synth.fork())
-        while (item := opened.get()) is not None:
+        while (item := opened.get()) is not None:  # taken to the end, so the opener never waits
             try:
                 entry = self._fill(item, synth)
+                if entry is not None:
+                    self._record(entry)
+            except Exception as err:  # the record cannot be kept (OUTDIR gone, disk full)
+                self.error = self.error or err
+                self.stop.set()
             finally:
                 item.close()
-            if entry is not None:
-                self._record(entry)
 
     def _fill(self, item: _Opened, synth: Synthesizer) -> FileEntry | None:
         job = item.job
@@ -332,16 +339,21 @@ class _Batch:
         if item.error is not None:
             return replace(entry, reason=item.error, time=time.time())
         output = self.out_dir / job.name
+        made = [p for p in reversed(output.parents) if p.is_relative_to(self.out_dir)
+                and not p.exists()]  # fmt: skip  # a subfolder of a --recursive batch
         try:
-            os.makedirs(output.parent, exist_ok=True)
+            for folder in made:
+                folder.mkdir(exist_ok=True)
             result = fill_video(job.input, output, **self.options, method=self.settings["method"],
                                 overwrite=item.replace, progress=self.progress,
                                 synthesizer=synth.fork(), reader=item.reader)  # fmt: skip
             size, sha = digest(output)
         except Stopped:
+            _remove_empty(made)
             return replace(entry, status="not done", reason="interrupted", time=time.time())
         except Exception as err:  # this file fails, the batch goes on
             log.debug("%s failed", job.input, exc_info=True)
+            _remove_empty(made)
             return replace(entry, reason=_reason(err), time=time.time())
         return replace(entry, status="done", frames=result.n_slots, kept=result.n_kept,
                        synthesized=result.n_filled, gaps=len(result.gaps), method=result.method,
@@ -381,6 +393,15 @@ def _own_flow(synth: Synthesizer) -> Synthesizer:
             getattr(twin, "set" + name)(getattr(dis, "get" + name)())
         synth.dis = twin  # type: ignore[attr-defined]
     return synth
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Take back the subfolders made for an output that was not written."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty: another file's output is there too
+            return
 
 
 def _reason(err: BaseException) -> str:
