@@ -175,6 +175,11 @@ def fill_command(
     summary.
     """
     if is_batch(inputs, recursive=recursive, format=format_):
+        if output.suffix.lower() in (".mp4", ".mkv", ".gif") and not output.is_dir():
+            raise click.BadParameter(
+                f"{len(inputs)} inputs (batch mode) need an output folder, not {output}",
+                param_hint="-o",
+            )
         if report is not None:
             raise click.BadParameter(
                 "in batch mode each file's report is in OUTDIR/framepred-summary.json",

@@ -90,6 +90,24 @@ def test_collect_names_recursion_and_clashes(tmp_path):
         inputs.collect([str(tmp_path / "*.avi")], out)
 
 
+@pytest.mark.parametrize(
+    "extra, code, phrase",
+    [
+        (("-o", "{tmp}/x.mkv"), 2, "need an output folder"),
+        (("-o", "{tmp}/o", "--report", "{tmp}/r.json"), 2, "framepred-summary.json"),
+        (("-o", "{tmp}/o", "--model", "nosuch"), 1, "no such checkpoint"),
+        (("-o", "{tmp}"), 1, "may not be an input folder"),
+    ],
+)
+def test_batch_usage_errors_create_nothing(tmp_path, extra, code, phrase):
+    clip(tmp_path / "a.mkv")
+    clip(tmp_path / "b.mkv")
+    result = run("fill", tmp_path, *(a.format(tmp=tmp_path) for a in extra), "--no-progress")
+    assert result.exit_code == code and phrase in result.output, result.output
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mkv", "b.mkv"]
+
+
 def test_rank_share_threads_and_environment(monkeypatch):
     items = list(range(7))
     parts = [distributed.share(items, distributed.Ranks(r, 3)) for r in range(3)]

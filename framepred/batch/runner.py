@@ -166,7 +166,7 @@ def fill_many(
         raise TypeError(f"fill_many got unknown options: {', '.join(sorted(unknown))}")
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
-    out_dir = _make_out_dir(Path(out_dir))
+    out_dir = _check_out_dir(Path(out_dir))
     settings = _settings(format, method, model, precision, options)
     all_jobs = collect(inputs, out_dir, format, recursive)
     ranks = distributed.detect()
@@ -175,6 +175,12 @@ def fill_many(
         synth = make_synthesizer(method, model, distributed.device_for(device, ranks), None,
                                  precision)  # fmt: skip
         check_ensemble(synth, int(options.get("ensemble", 1)))
+        try:  # only now that the batch can start
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise VideoWriteError(
+                f"cannot make the output folder {out_dir}: {err.strerror}"
+            ) from None
         batch = _Batch(out_dir, settings, synth, ranks, group.run, jobs, overwrite,
                        progress and ranks.local_rank == 0, on_file, stop or threading.Event(),
                        options)  # fmt: skip
@@ -199,17 +205,15 @@ def fill_many(
         group.close()
 
 
-def _make_out_dir(out_dir: Path) -> Path:
+def _check_out_dir(out_dir: Path) -> Path:
+    """OUTDIR, absolute, if it is or can be a writable folder."""
     if out_dir.exists() and not out_dir.is_dir():
         raise VideoWriteError(f"several inputs need an output folder, not a file: {out_dir}")
     if not out_dir.exists() and out_dir.suffix.lower() in VIDEO_EXTS:
         raise VideoWriteError(f"several inputs need an output folder, not a video: {out_dir}")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise VideoWriteError(f"cannot make the output folder {out_dir}: {err.strerror}") from None
-    if not os.access(out_dir, os.W_OK):
-        raise VideoWriteError(f"output folder is not writable: {out_dir}")
+    existing = next(p for p in (out_dir.resolve(), *out_dir.resolve().parents) if p.exists())
+    if not os.access(existing, os.W_OK):
+        raise VideoWriteError(f"output folder is not writable: {existing}")
     return out_dir.resolve()
 
 
