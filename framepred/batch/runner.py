@@ -17,12 +17,10 @@ import json
 import logging
 import os
 import queue
-import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from itertools import chain
@@ -35,6 +33,7 @@ from tqdm import tqdm
 from framepred.baselines import Synthesizer
 from framepred.batch import distributed
 from framepred.batch.inputs import Job, collect
+from framepred.batch.stop import Stopped, stop_on_signals
 from framepred.batch.summary import (
     BatchSummary,
     FileEntry,
@@ -60,11 +59,6 @@ FILL_OPTIONS = ("detect", "frames", "max_gap", "on_long_gap", "crf", "preset", "
                 "ensemble")  # fmt: skip
 READ_AHEAD = 4  # frames of the next file decoded before its turn
 STOP_WAIT = 30.0  # seconds rank 0 waits for the other ranks after a stop
-
-
-class Stopped(BaseException):
-    """The batch was asked to stop: the file in progress is abandoned (like Ctrl-C, it is not
-    an `Exception`, so nothing on the way swallows it)."""
 
 
 class ReadAhead(VideoReader):
@@ -185,7 +179,7 @@ def fill_many(
                        progress and ranks.local_rank == 0, on_file, stop or threading.Event(),
                        options)  # fmt: skip
         mine = distributed.share(all_jobs, ranks)
-        with _stop_on_signals(batch.stop):
+        with stop_on_signals(batch.stop):
             entries = batch.run(mine)
         if batch.error is not None:
             raise VideoWriteError(f"cannot keep the batch's record in {out_dir}: "
@@ -417,26 +411,3 @@ def _reason(err: BaseException) -> str:
     if isinstance(err, OSError):
         return f"{err.strerror or err}: {err.filename or ''}".strip(": ")
     return f"{type(err).__name__}: {err}"
-
-
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """While the batch runs in the main thread, SIGINT and SIGTERM ask it to stop cleanly; a
-    second Ctrl-C stops it at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handle(signum, frame) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop.set()
-        log.warning("stopping (%s): the file in progress is abandoned",
-                    signal.Signals(signum).name)  # fmt: skip
-
-    old = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, signal.SIG_DFL if handler is None else handler)
