@@ -162,7 +162,6 @@ def test_folder_of_good_and_bad_files(tmp_path):
     assert entries["one"]["report"]["n_filled"] == 3
 
 
-@pytest.mark.slow
 def test_outputs_match_single_fill_with_the_shipped_model_and_jobs(tmp_path):
     srcs = [clip(tmp_path / f"{k}.mkv", n=12, seed=k % 2) for k in range(3)]
     out = tmp_path / "out"
@@ -288,7 +287,6 @@ def test_signal_mid_file_stops_cleanly(tmp_path, monkeypatch, sig):
     assert signal.getsignal(sig) == handler  # given back
 
 
-@pytest.mark.slow
 def test_sigint_to_a_batch_process_stops_it_cleanly(tmp_path):
     srcs = [clip(tmp_path / f"c{k}.mkv", n=40, size=(320, 240)) for k in range(8)]
     out = tmp_path / "out"
@@ -337,7 +335,6 @@ def test_two_ranks_fill_each_file_once_like_one_process(tmp_path):
         [*(f"v{k}" for k in range(5)), SUMMARY])  # no journals left  # fmt: skip
 
 
-@pytest.mark.slow
 def test_ranks_without_a_process_group_meet_through_the_journals(tmp_path):
     """RANK/WORLD_SIZE but no MASTER_ADDR: rank 0 polls for rank 1's finished journal."""
     srcs = [clip(tmp_path / f"v{k}.mkv", seed=k % 2) for k in range(3)]
