@@ -67,7 +67,10 @@ def run_batch(inputs: tuple[Path, ...], out_dir: Path, **kwargs: Any) -> None:
     counts = summary.counts
     where = _shown(str(Path(summary.out_dir) / SUMMARY))
     if not summary.merged:
-        mine = f"{prefix}{len(summary.files)} files: {counts['done']} done, {counts['skipped']} skipped"
+        n = len(summary.files)
+        mine = (
+            f"{prefix}{n} file{'s' * (n != 1)}: {counts['done']} done, {counts['skipped']} skipped"
+        )
         click.echo(f"{mine}, {counts['failed']} failed (rank 0 writes {where})", err=True)
     else:
         click.echo(f"{prefix}wrote {where}: {counts['done']} done, {counts['skipped']} skipped, "
