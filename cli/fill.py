@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from cli.fill_batch import run_batch
 from cli.options import (
     adapt_option,
     crf_option,
@@ -16,6 +17,7 @@ from cli.options import (
     overwrite_option,
     precision_option,
 )
+from framepred.batch.inputs import FORMATS
 from framepred.gaps import DETECTORS
 from framepred.synth.methods import METHODS
 
@@ -32,13 +34,37 @@ def _check_frames(ctx: click.Context, param: click.Parameter, value: str | None)
 
 
 @click.command("fill")
-@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.argument(
+    "inputs", metavar="INPUT...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
 @click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path),
     required=True,
-    help="Output: .mp4 (H.264), .mkv (FFV1, lossless), .gif, or a folder (PNG frames).",
+    help="Output: .mp4 (H.264), .mkv (FFV1, lossless), .gif, or a folder (PNG frames). "
+    "In batch mode: the folder that receives every input's output (OUTDIR).",
+)
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Batch mode: each output's kind, OUTDIR/NAME.mp4|.mkv|.gif or a PNG folder "
+    "OUTDIR/NAME/ [default: mp4]. Giving it asks for batch mode.",
+)
+@click.option(
+    "-r",
+    "--recursive",
+    is_flag=True,
+    help="Batch mode: also fill the videos in subfolders (the tree is mirrored in OUTDIR).",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Batch mode: files filled at once (the cores are split between them).",
 )
 @click.option(
     "--detect",
@@ -107,11 +133,14 @@ def _check_frames(ctx: click.Context, param: click.Parameter, value: str | None)
 @ensemble_option("For --method model or flow.")
 @device_option
 @precision_option
-@overwrite_option("OUTPUT and --report")
+@overwrite_option("OUTPUT and --report (batch mode: redo every file, even complete ones)")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def fill_command(
-    input_path: Path,
+    inputs: tuple[Path, ...],
     output: Path,
+    format_: str | None,
+    recursive: bool,
+    jobs: int,
     detect: tuple[str, ...],
     frames: str | None,
     method: str,
@@ -134,13 +163,41 @@ def fill_command(
     INPUT is a video file or a folder of numbered images. The output keeps the source's
     nominal frame grid: kept frames pass through unchanged (bit-exact with .mkv or a PNG
     folder), missing slots are synthesized, audio is carried over (mp4/mkv).
+
+    Batch mode, `fill IN... -o OUTDIR`, when there are several inputs, a folder of videos
+    (a folder of numbered images stays one input), a glob pattern ('clips/*.mp4'),
+    --recursive or --format: each input's output goes to OUTDIR under its own name, the
+    model is loaded once, and OUTDIR/framepred-summary.json records every file. A bad file
+    is reported and the rest go on (exit 1 if any failed); Ctrl-C or SIGTERM stops cleanly;
+    running the same command again skips the files already done (--overwrite redoes them).
+    Under torchrun or SLURM (srun) each process fills its share and rank 0 writes the
+    summary.
     """
+    from framepred.batch.inputs import is_batch
     from framepred.fill import fill_video
 
     if ensemble != "1" and method in ("repeat", "blend"):
         raise click.BadParameter(
             f"applies to --method model and flow only, not {method}", param_hint="--ensemble"
         )
+    if is_batch(inputs, recursive=recursive, format=format_):
+        if output.suffix.lower() in (".mp4", ".mkv", ".gif") and not output.is_dir():
+            raise click.BadParameter(
+                f"{len(inputs)} inputs (batch mode) need an output folder, not {output}",
+                param_hint="-o",
+            )
+        if report is not None:
+            raise click.BadParameter(
+                "in batch mode each file's report is in OUTDIR/framepred-summary.json",
+                param_hint="--report",
+            )
+        run_batch(inputs, output, format=format_ or "mp4", recursive=recursive, jobs=jobs,
+                  overwrite=overwrite, method=method, model=model, device=device,
+                  precision=precision, progress=not no_progress, detect=detect, frames=frames,
+                  max_gap=max_gap, on_long_gap=on_long_gap, fps=fps, crf=crf, preset=preset,
+                  adapt=adapt, ensemble=int(ensemble))  # fmt: skip
+        return
+    input_path = inputs[0]
     result = fill_video(
         input_path,
         output,

@@ -25,6 +25,7 @@ _API = {
     "TrainConfig": "framepred.train.config",
     "evaluate_mmnist": "framepred.eval.mmnist",
     "fill_video": "framepred.fill",
+    "fill_many": "framepred.batch",
     "predict_video": "framepred.predict.video",
     "evaluate": "framepred.eval.video",
 }

@@ -162,6 +162,8 @@ def fill_video(
     adapt: int = 0,
     precision: str = "32",
     ensemble: int = 1,
+    synthesizer: Synthesizer | None = None,
+    reader: VideoReader | None = None,
 ) -> FillReport:
     """Write `output`: the input on its nominal frame grid with every missing slot synthesized.
 
@@ -189,6 +191,10 @@ def fill_video(
         ensemble: average each synthesized frame over this many mirrored and time-reversed
             views of its gap (1, 2, 4 or 8; `framepred.synth.ensemble`): sharper estimates at
             about that many times the synthesis work.
+        synthesizer: an already made synthesizer for `method` (a batch makes the model once;
+            `framepred.batch`), used instead of making one.
+        reader: an already opened reader of `input` (a batch opens the next file while this
+            one is filled); closed here.
     """
     input, output = Path(input), Path(output)
     t0 = time.perf_counter()
@@ -200,7 +206,7 @@ def fill_video(
             raise VideoWriteError(f"--report is the output path; choose another: {report}")
         check_output_target(Path(report), [input, output], overwrite)
     probed = probe(input, fps) if fps else None  # an absurd --fps is refused before any work
-    synth = make_synthesizer(method, model, device, predictor, precision)
+    synth = synthesizer or make_synthesizer(method, model, device, predictor, precision)
     check_ensemble(synth, ensemble)  # before adapting: nothing is learned for a refusal
     if ensemble > 1 and method in ("repeat", "blend"):  # views of these are the same frame
         raise FramepredError(f"--ensemble applies to the model and flow methods, not {method}")
@@ -219,7 +225,7 @@ def fill_video(
     )
     if ensemble > 1:  # after adapting: the views share the adapted network
         synth = SelfEnsemble(synth, ensemble)
-    with VideoReader(input, fps) as reader:
+    with reader or VideoReader(input, fps) as reader:
         info = reader.info
         # the grid the video's frames are mapped to: its own where it is retimed
         grid = info
