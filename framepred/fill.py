@@ -42,6 +42,7 @@ from framepred.gaps import (
     runs,
     slots_from_spec,
 )
+from framepred.guard import Guard
 from framepred.pipelining import BackgroundWriter, prefetch
 from framepred.video import VideoInfo, VideoReader, probe
 from framepred.video_writer import VideoWriter, output_kind
@@ -81,6 +82,7 @@ class FillReport:
     seconds: float = 0.0
     adapt: dict | None = None  # per-video adaptation: steps, seconds, PSNR before/after
     ensemble: int = 1  # members of the self-ensemble each synthesized frame averages
+    guard: list[dict] | None = None  # per shot: the model checked against flow (`framepred.guard`)
     source_frame_rate: str | None = None  # the input's own rate where `fps` converted it
 
     @property
@@ -290,6 +292,7 @@ def fill_video(
     adapt: int = 0,
     precision: str = "32",
     ensemble: int = 1,
+    guard: bool = True,
 ) -> FillReport:
     """Write `output`: the input on its nominal frame grid with every missing slot synthesized.
 
@@ -317,6 +320,9 @@ def fill_video(
         ensemble: average each synthesized frame over this many mirrored and time-reversed
             views of its gap (1, 2, 4 or 8; `framepred.ensemble`): sharper estimates at
             about that many times the synthesis work.
+        guard: with the learned model, check it against the classical `flow` method on a few
+            hidden known frames of each shot and use flow, or a mix of the two, where the model
+            loses (`framepred.guard`); the choices are the report's `guard`.
     """
     input, output = Path(input), Path(output)
     t0 = time.perf_counter()
@@ -338,6 +344,8 @@ def fill_video(
     adapted = _adapt(synth, input, None if retime else fps, adapt, progress) if adapt > 0 else None
     if ensemble > 1:  # after adapting: the views share the adapted network
         synth = SelfEnsemble(synth, ensemble)
+    if guard and synth.name == "model" and not synth.forward_only:
+        synth = Guard(synth)
     with VideoReader(input, fps) as reader:
         info = reader.info
         # the grid the video's frames are mapped to: its own where it is retimed
@@ -369,6 +377,10 @@ def fill_video(
                 out.write(image)
                 bar.update(1)
         result.damaged = reader.damaged
+    if isinstance(synth, Guard):
+        result.guard = synth.report()
+        for shot in synth.shots:
+            log.info("%s", shot.summary())
     if not retime:
         result.n_slots = mapper.next_slot
     result.collisions = len(mapper.collisions)
@@ -562,6 +574,9 @@ def _fill_run(run: list[SlotItem], before_known: list[tuple[int, np.ndarray]],
             continue
         # (a part filled from one side, at a scene cut or an end, has no spacing)
         where = spacing if b and a else None
+        if isinstance(used, Guard):
+            used.locate([s for s, _ in before_known] if b else [],
+                        [s for s, _ in after_known] if a else [], part[0].slot, part[-1].slot)  # fmt: skip
         if timed:  # (never a forecaster: it predicts the next frames, it has no times)
             made = used.fill_times(b, a, part_times, where)
         else:
@@ -569,9 +584,14 @@ def _fill_run(run: list[SlotItem], before_known: list[tuple[int, np.ndarray]],
         for item, image in zip(part, made, strict=True):
             t = float(info.start + item.slot * info.interval)
             result.slots.append(
-                FilledSlot(item.slot, t, item.reason or "timestamps", used.name, side)
+                FilledSlot(item.slot, t, item.reason or "timestamps", _method(used), side)
             )
             yield image
+
+
+def _method(synth: Synthesizer) -> str:
+    """The method that made a synthesizer's last frames (the guard's choice, where guarded)."""
+    return synth.choice if isinstance(synth, Guard) else synth.name
 
 
 @dataclass(frozen=True)
