@@ -20,6 +20,7 @@ from framepred.forecasters import FORECASTERS
 from framepred.predict_io import parse_start, predict_file, predict_video
 
 VIDEO_ONLY = (
+    "guard",
     "start",
     "context",
     "with_context",
@@ -108,6 +109,13 @@ def _check_start(ctx: click.Context, param: click.Parameter, value: str | None) 
     show_default=True,
     help="Sequences per forward pass of the model.",
 )
+@click.option(
+    "--guard/--no-guard",
+    default=True,
+    show_default=True,
+    help="With the model: predict the context's last frames from its first ones with the model "
+    "and with flow extrapolation, and predict with the better one (or a mix of the two).",
+)
 @device_option
 @precision_option
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
@@ -129,6 +137,7 @@ def predict_command(
     fps: float | None,
     crf: int,
     batch_size: int,
+    guard: bool,
     device: str,
     precision: str,
     overwrite: bool,
@@ -186,6 +195,7 @@ def predict_command(
         progress=not no_progress,
         adapt=adapt,
         precision=precision,
+        guard=guard,
     )
     if report.adapt:
         a = report.adapt

@@ -13,6 +13,10 @@ The check is budgeted: at most `probes` hidden frames per shot, at the shot's ga
 8, ... (so a long shot costs no more than a short one), each one frame made by each method.
 Until a shot's first check the model is used. What was chosen per shot, and on what scores,
 is `Guard.shots` (the `--report` JSON's `guard`).
+
+`ForecastGuard` does the same for prediction: the context's last frames are predicted from
+its first ones by the learned forecaster and by constant-velocity flow extrapolation, and the
+prediction is the mix of the two that did best there (per sequence).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import cv2
 import numpy as np
 
 from framepred.baselines import Flow, Spacing, Synthesizer, _check, context_spacing
+from framepred.forecasters import FlowExtrapolation, Forecaster
 from framepred.gaps import is_scene_cut
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # candidate weights of the model (1 - weight: flow)
@@ -186,7 +191,7 @@ class Guard(Synthesizer):
         shot.probes += 1
         shot.psnr_model = round(_psnr(shot.sse[1.0], shot.values), 3)
         shot.psnr_flow = round(_psnr(shot.sse[0.0], shot.values), 3)
-        shot.weight = min(self.weights, key=lambda w: (shot.sse[w], -w))  # ties: more model
+        shot.weight = best_weight(shot.sse)
 
     def _positions(self, before, after, spacing: Spacing | None):
         """Where the known frames around the gap lie, in slots (`locate`) or, without it, in
@@ -242,6 +247,81 @@ def _zoom_out(frame: np.ndarray, zoom: float) -> np.ndarray:
     h, w = frame.shape[:2]
     size = (max(8, round(w / zoom)), max(8, round(h / zoom)))
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+def mix_errors(by_model: np.ndarray, by_flow: np.ndarray, truth: np.ndarray,
+               weights: Sequence[float]) -> dict[float, float]:  # fmt: skip
+    """The squared error summed over all values of each mix `w * by_model + (1 - w) * by_flow`."""
+    m, f, t = (x.astype(np.float32) for x in (by_model, by_flow, truth))
+    return {w: float(np.square(w * m + (1 - w) * f - t).sum()) for w in weights}
+
+
+def best_weight(sse: dict[float, float]) -> float:
+    """The model weight of the least error (ties: the larger weight, more model)."""
+    return min(sse, key=lambda w: (sse[w], -w))
+
+
+class ForecastGuard(Forecaster):
+    """A learned forecaster checked against constant-velocity flow extrapolation on each
+    context: the last `min(horizon, K - MIN_PAST)` frames of a K-frame context are predicted
+    from the ones before them by both, and the prediction is the mix of the two (per
+    sequence, a weight from `weights`) that predicted them best.
+
+    `checks` holds the back-test of each sequence of the last call (PSNR of each method on
+    the context's own frames, the model's weight)."""
+
+    MIN_PAST = 4  # context frames the back-test predicts from, at least
+
+    def __init__(self, model: Forecaster, flow: Forecaster | None = None,
+                 weights: Sequence[float] = WEIGHTS) -> None:  # fmt: skip
+        if not {0.0, 1.0} <= set(weights):
+            raise ValueError("the weights must include 0 (flow) and 1 (the model)")
+        self.model = model
+        self.flow = flow or FlowExtrapolation()
+        self.weights = tuple(float(w) for w in weights)
+        self.name = model.name
+        self.context = model.context
+        self.checks: list[dict] = []
+
+    def predict_many(self, contexts: np.ndarray, horizon: int) -> np.ndarray:
+        k = contexts.shape[1]
+        test = min(horizon, k - self.MIN_PAST)
+        self.checks = []
+        if test < 1:  # too short a context to test on: the model
+            return self.model.predict_many(contexts, horizon)
+        past, truth = contexts[:, : k - test], contexts[:, k - test :]
+        by_model = self.model.predict_many(past, test)
+        by_flow = self.flow.predict_many(past, test)
+        chosen = []
+        for m, f, t in zip(by_model, by_flow, truth, strict=True):
+            sse = mix_errors(m, f, t, self.weights)
+            w = best_weight(sse)
+            chosen.append(w)
+            self.checks.append({"frames": test, "psnr_model": round(_psnr(sse[1.0], t.size), 3),
+                                "psnr_flow": round(_psnr(sse[0.0], t.size), 3), "weight": w,
+                                "choice": choice_name(w)})  # fmt: skip
+        use = [i for i, w in enumerate(chosen) if w > 0]
+        by_model = self.model.predict_many(contexts[use], horizon) if use else contexts[:0]
+        model_out = dict(zip(use, by_model, strict=True))
+        flow_out = {}
+        if any(w < 1 for w in chosen):
+            flow_out = dict(enumerate(self.flow.predict_many(contexts, horizon)))
+        out: list[np.ndarray] = []
+        for i, w in enumerate(chosen):
+            m, f = model_out.get(i), flow_out.get(i)
+            if m is None or f is None:
+                out.append(flow_out[i] if m is None else m)
+            else:
+                out.append(_mix(m, f, w))
+        return np.stack(out)
+
+    def summary(self) -> str:
+        if not self.checks:
+            return "guard: context too short to test on, model used"
+        c = self.checks[0]
+        return (f"guard: predicting the context's last {c['frames']} frames: model "
+                f"{c['psnr_model']:.2f} dB, flow extrapolation {c['psnr_flow']:.2f} dB -> "
+                f"{c['choice']} (model weight {c['weight']:g})")  # fmt: skip
 
 
 def _call(synth: Synthesizer, before, after, times, spacing: Spacing | None) -> list[np.ndarray]:

@@ -26,8 +26,15 @@ from tqdm import tqdm
 from framepred.atomic import atomic_path, check_writable_target
 from framepred.compare import psnr_u8, write_side_by_side, write_strip
 from framepred.errors import FramepredError, InputShapeError, VideoOpenError, VideoWriteError
-from framepred.forecasters import Forecaster, fill_context, get_forecaster, video_model
+from framepred.forecasters import (
+    Forecaster,
+    ModelForecaster,
+    fill_context,
+    get_forecaster,
+    video_model,
+)
 from framepred.gaps import Grid
+from framepred.guard import ForecastGuard
 from framepred.predict import load_predictor, predict_array
 from framepred.span import write_span
 from framepred.video import VideoReader
@@ -160,6 +167,7 @@ class PredictReport:
     audio: str = "none"  # none | trimmed | padded
     seconds: float = 0.0
     adapt: dict | None = None  # per-video adaptation: steps, seconds, PSNR before/after
+    guard: dict | None = None  # the model back-tested against flow extrapolation
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -207,6 +215,7 @@ def predict_video(
     forecaster: Forecaster | None = None,
     adapt: int = 0,
     precision: str = "32",
+    guard: bool = True,
 ) -> PredictReport:
     """Predict `horizon` frames after `start` in a video and write them to `output`.
 
@@ -233,6 +242,9 @@ def predict_video(
         adapt: fine-tune the motion model for this many steps on the video's frames before
             `start` (never on what it predicts) first; 0 skips it.
         precision: the network's precision, "32", "bf16" or "auto" (`framepred.precision`).
+        guard: with a learned model, predict the context's last frames from its first ones
+            with it and with flow extrapolation, and predict with the one (or the mix of the
+            two) that did better there (`framepred.guard.ForecastGuard`).
     """
     t0 = time.perf_counter()
     input, output = Path(input), Path(output)
@@ -253,6 +265,8 @@ def predict_video(
         frames, first, last_slot = _read_window(reader, grid, first, context, horizon, progress)
     _check_window(first, last_slot, context, horizon, grid, compare)
     adapted = _adapt(forecaster, input, fps, first, adapt, progress) if adapt > 0 else None
+    if guard and isinstance(forecaster, ModelForecaster):  # after adapting: it guards that
+        forecaster = ForecastGuard(forecaster)
     ctx, n_filled = fill_context(frames, first - context, first)
     if n_filled:
         log.warning("%d of the %d context slots are missing in the source; interpolated "
@@ -261,12 +275,16 @@ def predict_video(
              first + horizon - 1, float(grid.time(first)), first - context, first - 1,
              forecaster.name)  # fmt: skip
     pred = forecaster.predict(ctx, horizon)  # (N, H, W, 3) uint8
+    if isinstance(forecaster, ForecastGuard):
+        log.info("%s", forecaster.summary())
     truth = [frames.get(first + n) for n in range(horizon)]
     report = PredictReport(str(input), str(output), forecaster.name, str(info.frame_rate),
                            first, float(grid.time(first)), context, horizon, with_context, 0,
                            n_filled, [None if t is None else round(psnr_u8(t, p), 3)
                                       for t, p in zip(truth, pred, strict=True)])  # fmt: skip
     report.adapt = adapted
+    if isinstance(forecaster, ForecastGuard) and forecaster.checks:
+        report.guard = forecaster.checks[0]
     out_frames = np.concatenate([ctx, pred]) if with_context else pred
     first_out = first - context if with_context else first
     audio_from = None if info.is_folder or kind not in ("mp4", "mkv") else input

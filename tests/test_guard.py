@@ -10,12 +10,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import moving_scene, panning_scene, read_all, write_video
+from conftest import moving_scene, panning_scene, psnr, read_all, write_video
 
 from framepred.baselines import Blend, Flow, context_spacing
 from framepred.checkpoints import export_model, load_model
 from framepred.fill import fill_video
-from framepred.guard import Guard, plan_probe
+from framepred.forecasters import FlowExtrapolation, get_forecaster
+from framepred.guard import ForecastGuard, Guard, plan_probe
+from framepred.predict_io import predict_video
 
 W, H, N = 160, 120, 25  # big enough for the probes' zoom; x2: every other slot dropped
 KEEP = list(range(0, N, 2))
@@ -124,3 +126,42 @@ def test_plan_probe_hides_a_known_frame_at_the_gaps_spacing():
     assert (pos[x] - pos[lo]) / (pos[hi] - pos[lo]) == 0.5 and lo >= 1 and hi <= 6
     assert zoom == (pos[hi] - pos[lo]) / 4
     assert plan_probe([0, 1], 1) is None  # no known frame between two others
+
+
+@pytest.fixture(scope="module")
+def corrupted_forecaster(tmp_path_factory):
+    """The shipped forecaster with its head's corrections scaled 40x."""
+    net, _ = load_model("forecast", torch.device("cpu"))
+    with torch.no_grad():
+        net.head.weight.mul_(40.0)
+        net.head.bias.mul_(40.0)  # type: ignore[union-attr]
+    return export_model(net, tmp_path_factory.mktemp("bad") / "bad_forecast.pt")
+
+
+def test_predict_stays_within_0_2_db_of_flow_extrapolation_when_the_model_is_wrong(
+    corrupted_forecaster,
+):
+    frames = np.stack([square(i) for i in range(15)])
+    context, truth = frames[None, :10], frames[10:]
+    bare = get_forecaster("model", model=str(corrupted_forecaster), device="cpu")
+    guarded = ForecastGuard(bare)
+
+    def score(forecaster) -> float:
+        return psnr(forecaster.predict_many(context, 5)[0], truth)
+
+    flow = score(FlowExtrapolation())
+    assert score(bare) < flow - 1.0  # the case is real
+    assert score(guarded) >= flow - 0.2
+    (check,) = guarded.checks
+    assert check["choice"] == "flow" and check["psnr_flow"] > check["psnr_model"]
+
+
+def test_predict_video_reports_the_back_test(tmp_path):
+    video = write_video(tmp_path / "v.mkv", [(Fraction(i, 25), square(i)) for i in range(15)])
+    report = predict_video(video, tmp_path / "p.mkv", horizon=3, start=12, device="cpu",
+                           progress=False)  # fmt: skip
+    assert report.guard is not None and report.guard["frames"] == 3
+    assert set(report.guard) >= {"psnr_model", "psnr_flow", "weight", "choice"}
+    plain = predict_video(video, tmp_path / "q.mkv", horizon=3, start=12, device="cpu",
+                          progress=False, guard=False)  # fmt: skip
+    assert plain.guard is None
