@@ -163,6 +163,8 @@ def predict_command(
             raise click.BadParameter(
                 f"{', '.join(given)} apply to video input only", param_hint="INPUT"
             )
+        # Pixel models on arrays: bf16 is not measured there, so fp32 unless asked for.
+        asked = ctx.get_parameter_source("precision") == ParameterSource.COMMANDLINE
         result = predict_file(
             input_path,
             output,
@@ -170,7 +172,7 @@ def predict_command(
             model=model,
             device=device,
             overwrite=overwrite,
-            precision=precision,
+            precision=precision if asked else "32",
         )
         click.echo(f"wrote {result.shape} {result.dtype} predictions to {output}", err=True)
         return

@@ -290,7 +290,7 @@ def fill_video(
     fps: Fraction | float | None = None,
     predictor=None,
     adapt: int = 0,
-    precision: str = "32",
+    precision: str = "auto",
     ensemble: int = 1,
     guard: bool = True,
 ) -> FillReport:

@@ -214,7 +214,7 @@ def predict_video(
     progress: bool = True,
     forecaster: Forecaster | None = None,
     adapt: int = 0,
-    precision: str = "32",
+    precision: str = "auto",
     guard: bool = True,
 ) -> PredictReport:
     """Predict `horizon` frames after `start` in a video and write them to `output`.
