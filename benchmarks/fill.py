@@ -9,8 +9,9 @@ the method alone (its synthesizer called on the gaps, frames already in memory),
 "fill/s", output frames per second of the whole `fill_video` run (decode + synthesize +
 encode), against FFmpeg's end-to-end run (decode + interpolate + encode) in the same run.
 `--method model` is included when a built-in `default` model is shipped (or `--model`): the
-network alone (`fill --no-guard`), and `model+guard`, what `fill` does by default (the model
-checked against flow per shot, `framepred.guard`; `--no-guard` leaves this row out);
+network alone (`fill --no-guard`), and `model+guard`, the guard `fill` runs by default (the
+model checked against flow per shot, `framepred.guard`; `--no-guard` leaves this row out);
+both at `--precision 32`;
 `--adapt N` adds `model+adapt` (`fill --adapt N`: fine-tuned on the gappy clip first; its
 fill/s includes the adaptation); `--bf16` adds `model+bf16` (`fill --precision bf16`);
 `--ensemble N` adds `model+ensN` (`fill --ensemble N`, the self-ensemble of N views), and
