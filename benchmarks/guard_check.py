@@ -4,8 +4,9 @@ For each clip and pattern (`x2`, `gap3` as `benchmarks/fill.py` drops them; fram
 at most 640 px wide), the dropped frames are synthesized by the network alone and by the
 guard (`framepred.guard.Guard`), each at `--precision 32` and `auto`, as `fill` asks for them
 (context, spacing, the known frames' slots). Printed: PSNR on the dropped frames (3
-decimals), synthesis frames/s (best of `--passes` interleaved passes, so that a busy machine
-slows all alike), and the guard's choice per shot.
+decimals), synthesis frames per CPU second of this process (`time.process_time`, best of
+`--passes` passes: a busy, shared machine barely moves it; run with one thread,
+OMP_NUM_THREADS=1, it is the synthesis time alone), and the guard's choice per shot.
 
     python benchmarks/guard_check.py CLIP [CLIP ...] [--max-frames 40] [--passes 3]
 """
@@ -40,7 +41,7 @@ def read(path: Path, limit: int, width: int = 640) -> list[np.ndarray]:
 
 
 def fill_gaps(synth: Synthesizer, frames: list[np.ndarray], keep: list[int]):
-    """The dropped frames as `fill` makes them, and the seconds spent in the synthesizer."""
+    """The dropped frames as `fill` makes them, and the CPU seconds spent in the synthesizer."""
     out: dict[int, np.ndarray] = {}
     seconds = 0.0
     for a, b in zip(keep, keep[1:], strict=False):
@@ -48,13 +49,13 @@ def fill_gaps(synth: Synthesizer, frames: list[np.ndarray], keep: list[int]):
             continue
         sb, sa = [k for k in keep if k <= a][-synth.context :], [k for k in keep if k >= b]
         sa = sa[: synth.context]
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         if isinstance(synth, Guard):
             synth.locate(sb, sa, a + 1, b - 1)
         made = synth.fill_run([frames[k] for k in sb], [frames[k] for k in sa], b - a - 1,
                               context_spacing(sb, sa))  # fmt: skip
         out.update(zip(range(a + 1, b), made, strict=True))
-        seconds += time.perf_counter() - t0
+        seconds += time.process_time() - t0
     return out, seconds
 
 
@@ -65,7 +66,7 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=3)
     args = ap.parse_args()
     nets = {p: make_synthesizer("model", precision=p) for p in ("32", "auto")}
-    print("| clip | pattern | method | precision | PSNR (dB) | synth/s | guard's choice |")
+    print("| clip | pattern | method | precision | PSNR (dB) | synth/CPU s | guard's choice |")
     print("|---|---|---|---|---:|---:|---|")
     for clip in args.clips:
         frames = read(clip, args.max_frames)
