@@ -3,11 +3,16 @@
 A learned motion model can be wrong on motion unlike its training footage (a fast or turning
 camera) and then falls below the classical `flow` method whose flows it corrects. The video
 can tell: in each shot (between scene cuts), a few known frames next to a gap are hidden and
-rebuilt from the known frames around them, at the gaps' own spacing (with every other frame
-missing, a known frame from the known frames two slots away on each side), by the model and
-by `flow`. Each gap of the shot is then filled with the mix of the two that scored best on
-those frames: the model alone (weight 1) where it is at least as good as flow, flow alone
-(weight 0) where the model loses clearly, a per-pixel average in between.
+rebuilt from the known frames around them (with every other frame missing, a known frame from
+the known frames two slots away on each side; `plan_probe`) by the model and by `flow`. Such a
+probe spans more slots than the gap, so its frames are zoomed out by the ratio first (as
+`--adapt` does) to give its motion the size the gaps' motion has. Each gap of the shot is
+then filled with the mix of the two that scored best on those frames: the model alone (weight
+1) where it is at least as good as flow, flow alone (weight 0) where flow alone is best, a
+per-pixel average in between.
+
+What a probe cannot see: a shot where flow is near-perfect over one gap but not over the
+probe's longer span (a smooth texture sliding a few pixels per frame) looks like a tie.
 
 The check is budgeted: at most `probes` hidden frames per shot, at the shot's gaps 1, 2, 4,
 8, ... (so a long shot costs no more than a short one), each one frame made by each method.
@@ -91,7 +96,7 @@ class Guard(Synthesizer):
             self-ensemble).
         flow: the fallback (default: the classical `flow` method).
         probes: hidden known frames per shot, at most.
-        weights: the model weights to choose from (1 must be one of them).
+        weights: the model weights to choose from (0 and 1 among them).
     """
 
     wants_spacing = True  # the probes need where the outer context frames lie
