@@ -8,7 +8,10 @@ frames only. Two speeds per method: "synth/s", dropped frames synthesized per se
 the method alone (its synthesizer called on the gaps, frames already in memory), and
 "fill/s", output frames per second of the whole `fill_video` run (decode + synthesize +
 encode), against FFmpeg's end-to-end run (decode + interpolate + encode) in the same run.
-`--method model` is included when a built-in `default` model is shipped (or `--model`);
+`--method model` is included when a built-in `default` model is shipped (or `--model`): the
+network alone (`fill --no-guard`), and `model+guard`, the guard `fill` runs by default (the
+model checked against flow per shot, `framepred.guard`; `--no-guard` leaves this row out);
+both at `--precision 32`;
 `--adapt N` adds `model+adapt` (`fill --adapt N`: fine-tuned on the gappy clip first; its
 fill/s includes the adaptation); `--bf16` adds `model+bf16` (`fill --precision bf16`);
 `--ensemble N` adds `model+ensN` (`fill --ensemble N`, the self-ensemble of N views), and
@@ -38,6 +41,7 @@ from benchmarks.timing import synth_rate
 from framepred.errors import FramepredError
 from framepred.eval.metrics import psnr_u8, ssim_u8
 from framepred.fill import fill_video
+from framepred.guard import Guard
 from framepred.io.reader import VideoReader
 from framepred.io.writer import ffmpeg_exe
 from framepred.synth.ensemble import SIZES, SelfEnsemble
@@ -89,6 +93,8 @@ def main() -> None:
     ap.add_argument("--patterns", default=",".join(PATTERNS), help="drop patterns to run")
     ap.add_argument("--adapt", type=int, default=0,
                     help="also run model+adapt: fill --adapt N (fine-tune on the clip first)")  # fmt: skip
+    ap.add_argument("--no-guard", action="store_true",
+                    help="leave out model+guard (fill's default: the model checked against flow)")  # fmt: skip
     ap.add_argument("--bf16", action="store_true",
                     help="also run model+bf16: fill --precision bf16 (bf16 autocast)")  # fmt: skip
     ap.add_argument("--ensemble", type=int, default=1, choices=SIZES,
@@ -96,6 +102,8 @@ def main() -> None:
     args = ap.parse_args()
     has_model = args.model is not None or builtin_path("default") is not None
     methods = args.methods.split(",") + (["model"] if has_model else [])
+    if has_model and not args.no_guard:
+        methods.append("model+guard")
     if has_model and args.adapt > 0:
         methods.append("model+adapt")
     if has_model and args.bf16:
@@ -134,7 +142,8 @@ def main() -> None:
                             res = fill_video(gappy, out, method=method.split("+")[0],
                                              model=args.model, progress=False, overwrite=True,
                                              adapt=adapt, precision=precision_of(method),
-                                             ensemble=ensemble_of(method))  # fmt: skip
+                                             ensemble=ensemble_of(method),
+                                             guard="+guard" in method)  # fmt: skip
                         except FramepredError as err:
                             if not adapt:
                                 raise
@@ -204,7 +213,8 @@ def synthesizer(method: str, model: str | None):
     """The synthesizer `fill_video` runs for a row's method (without adaptation)."""
     synth = make_synthesizer(method.split("+")[0], model, precision=precision_of(method))
     size = ensemble_of(method)
-    return SelfEnsemble(synth, size) if size > 1 else synth
+    synth = SelfEnsemble(synth, size) if size > 1 else synth
+    return Guard(synth) if "+guard" in method else synth
 
 
 def print_margins(rows: list, patterns, methods: list[str], clips: list) -> None:

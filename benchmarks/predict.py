@@ -5,7 +5,9 @@ skipped: a window with a scene cut, `framepred.gaps.has_scene_cut`, is not used)
 predicts frames 11-15 from frames 1-10 and PSNR (8-bit RGB) is taken per predicted step.
 Baselines in the same run: copy-last-frame and flow extrapolation (DIS velocity of the last
 two frames, splatted forward). `--model` adds a learned forecaster (a checkpoint path or
-built-in name); `--plot` draws PSNR per step.
+built-in name) and `model+guard`, what `predict` does with it by default (back-tested against
+flow extrapolation on the context, `framepred.guard.ForecastGuard`); `--plot` draws PSNR per
+step.
 
     python -m benchmarks.predict [CLIP ...] [--model PATH] [--windows 8] [--max-side 640]
 """
@@ -22,6 +24,7 @@ import numpy as np
 from benchmarks.clips import CLIPS
 from framepred.eval.metrics import psnr_u8
 from framepred.gaps import has_scene_cut
+from framepred.guard import ForecastGuard
 from framepred.io.reader import VideoReader
 from framepred.predict.forecasters import get_forecaster
 
@@ -66,8 +69,10 @@ def main() -> None:
     ap.add_argument("--plot", type=Path, default=None, help="write PSNR per step as a PNG")
     args = ap.parse_args()
 
-    methods = ["copy-last", "flow"] + (["model"] if args.model else [])
-    forecasters = {m: get_forecaster(m, model=args.model, device="cpu") for m in methods}
+    methods = ["copy-last", "flow"] + (["model", "model+guard"] if args.model else [])
+    forecasters = {m: get_forecaster(m, model=args.model, device="cpu") for m in methods[:3]}
+    if args.model:
+        forecasters["model+guard"] = ForecastGuard(forecasters["model"])
     scores = {m: np.zeros(HORIZON) for m in methods}
     seconds = dict.fromkeys(methods, 0.0)
     count = 0
@@ -98,8 +103,9 @@ def main() -> None:
         print(f"  {m:10s} " + " ".join(f"{v:6.2f}" for v in mean)
               + f"  mean {mean.mean():6.2f}   {ms:7.1f} ms/frame")  # fmt: skip
     if args.model:
-        gain = (scores["model"] - scores["flow"]).mean() / max(count, 1)
-        print(f"  model - flow extrapolation: {gain:+.2f} dB")
+        for m in ("model", "model+guard"):
+            gain = (scores[m] - scores["flow"]).mean() / max(count, 1)
+            print(f"  {m} - flow extrapolation: {gain:+.2f} dB")
     if args.plot:
         from framepred.eval.plots import _figure, _save
 

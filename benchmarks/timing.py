@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from framepred.guard import Guard
 from framepred.synth.base import Synthesizer, context_spacing
 
 
@@ -34,6 +35,8 @@ def synth_rate(synth: Synthesizer, frames: Sequence[np.ndarray], keep: Sequence[
         after = [frames[k] for k in slots_after]
         spacing = context_spacing(slots_before, slots_after)
         t0 = time.perf_counter()
+        if isinstance(synth, Guard):  # where the known frames lie, as `fill` tells it
+            synth.locate(slots_before, slots_after, i, j - 1)
         made += sum(1 for _ in synth.fill_run(before, after, j - i, spacing))
         seconds += time.perf_counter() - t0
         i = j

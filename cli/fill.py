@@ -95,6 +95,14 @@ def _check_frames(ctx: click.Context, param: click.Parameter, value: str | None)
     "frames, learn to bring them back); reports held-out PSNR before and after."
 )
 @click.option(
+    "--guard/--no-guard",
+    default=True,
+    show_default=True,
+    help="With the model: in each shot, hide a few known frames, rebuild them with the model "
+    "and with flow, and fill the shot with flow (or a mix of the two) where the model is worse "
+    "(--report lists the choice per shot).",
+)
+@click.option(
     "--max-gap",
     type=click.IntRange(min=1),
     default=30,
@@ -146,6 +154,7 @@ def fill_command(
     method: str,
     model: str | None,
     adapt: int,
+    guard: bool,
     max_gap: int,
     on_long_gap: str,
     fps: float | None,
@@ -195,7 +204,7 @@ def fill_command(
                   overwrite=overwrite, method=method, model=model, device=device,
                   precision=precision, progress=not no_progress, detect=detect, frames=frames,
                   max_gap=max_gap, on_long_gap=on_long_gap, fps=fps, crf=crf, preset=preset,
-                  adapt=adapt, ensemble=int(ensemble))  # fmt: skip
+                  adapt=adapt, ensemble=int(ensemble), guard=guard)  # fmt: skip
         return
     input_path = inputs[0]
     result = fill_video(
@@ -217,6 +226,7 @@ def fill_command(
         adapt=adapt,
         precision=precision,
         ensemble=int(ensemble),
+        guard=guard,
     )
     if result.adapt:
         a = result.adapt

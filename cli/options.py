@@ -41,11 +41,13 @@ device_option = click.option(
 precision_option = click.option(
     "--precision",
     type=click.Choice(PRECISIONS),
-    default="32",
+    default="auto",
     show_default=True,
-    help="The network's arithmetic: fp32, bf16 autocast (1.6-1.8x faster on a CPU with "
-    "AVX-512 BF16, the same PSNR to two decimals in benchmarks/fill.py; many times slower "
-    "where bf16 is emulated), or auto (bf16 only where this machine runs it faster).",
+    help="The network's arithmetic: auto (bf16 autocast where this machine runs bf16 faster "
+    "than fp32, e.g. a CPU with AVX-512 BF16 or AMX or a CUDA GPU; fp32 elsewhere), bf16, or "
+    "32 (fp32). On video, bf16 fills and predicts with the same PSNR as fp32 to two decimals "
+    "(docs: measured) and synthesizes about 1.4x faster on such a CPU. A .npy input stays "
+    "fp32 unless this is given.",
 )
 
 

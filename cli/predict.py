@@ -20,6 +20,7 @@ from framepred.errors import InputShapeError
 from framepred.predict.forecasters import FORECASTERS
 
 VIDEO_ONLY = (
+    "guard",
     "start",
     "context",
     "with_context",
@@ -110,6 +111,13 @@ def _check_start(ctx: click.Context, param: click.Parameter, value: str | None) 
     show_default=True,
     help="Sequences per forward pass of the model.",
 )
+@click.option(
+    "--guard/--no-guard",
+    default=True,
+    show_default=True,
+    help="With the model: predict the context's last frames from its first ones with the model "
+    "and with flow extrapolation, and predict with the better one (or a mix of the two).",
+)
 @device_option
 @precision_option
 @overwrite_option("OUTPUT (and the --compare files)")
@@ -131,6 +139,7 @@ def predict_command(
     fps: float | None,
     crf: int,
     batch_size: int,
+    guard: bool,
     device: str,
     precision: str,
     overwrite: bool,
@@ -159,6 +168,8 @@ def predict_command(
             raise click.BadParameter(
                 f"{', '.join(given)} apply to video input only", param_hint="INPUT"
             )
+        # Pixel models on arrays: bf16 is not measured there, so fp32 unless asked for.
+        asked = ctx.get_parameter_source("precision") == ParameterSource.COMMANDLINE
         result = predict_file(
             input_path,
             output,
@@ -166,7 +177,7 @@ def predict_command(
             model=model,
             device=device,
             overwrite=overwrite,
-            precision=precision,
+            precision=precision if asked else "32",
         )
         click.echo(f"wrote {result.shape} {result.dtype} predictions to {output}", err=True)
         return
@@ -191,6 +202,7 @@ def predict_command(
         progress=not no_progress,
         adapt=adapt,
         precision=precision,
+        guard=guard,
     )
     if report.adapt:
         a = report.adapt

@@ -38,6 +38,7 @@ from framepred.gaps import (
     slot_stream,
     slots_from_spec,
 )
+from framepred.guard import Guard
 from framepred.io.atomic import atomic_path, check_output_target
 from framepred.io.marks import json_text
 from framepred.io.pipelining import BackgroundWriter, prefetch
@@ -82,6 +83,7 @@ class FillReport:
     seconds: float = 0.0
     adapt: dict | None = None  # per-video adaptation: steps, seconds, PSNR before/after
     ensemble: int = 1  # members of the self-ensemble each synthesized frame averages
+    guard: list[dict] | None = None  # per shot: the model checked against flow (`framepred.guard`)
     source_frame_rate: str | None = None  # the input's own rate where `fps` converted it
 
     @property
@@ -160,10 +162,11 @@ def fill_video(
     fps: Fraction | float | None = None,
     predictor=None,
     adapt: int = 0,
-    precision: str = "32",
+    precision: str = "auto",
     ensemble: int = 1,
     synthesizer: Synthesizer | None = None,
     reader: VideoReader | None = None,
+    guard: bool = True,
 ) -> FillReport:
     """Write `output`: the input on its nominal frame grid with every missing slot synthesized.
 
@@ -195,6 +198,9 @@ def fill_video(
             `framepred.batch`), used instead of making one.
         reader: an already opened reader of `input` (a batch opens the next file while this
             one is filled); closed here.
+        guard: with the learned model, check it against the classical `flow` method on a few
+            hidden known frames of each shot and use flow, or a mix of the two, where the model
+            loses (`framepred.guard`); the choices are the report's `guard`.
     """
     input, output = Path(input), Path(output)
     t0 = time.perf_counter()
@@ -225,6 +231,8 @@ def fill_video(
     )
     if ensemble > 1:  # after adapting: the views share the adapted network
         synth = SelfEnsemble(synth, ensemble)
+    if guard and synth.name == "model" and not synth.forward_only:
+        synth = Guard(synth)
     with reader or VideoReader(input, fps) as reader:
         info = reader.info
         # the grid the video's frames are mapped to: its own where it is retimed
@@ -255,6 +263,10 @@ def fill_video(
                 out.write(image)
                 bar.update(1)
         result.damaged = reader.damaged
+    if isinstance(synth, Guard):
+        result.guard = synth.report()
+        for shot in synth.shots:
+            log.info("%s", shot.summary())
     if not retime:
         result.n_slots = mapper.next_slot
     result.collisions = len(mapper.collisions)
@@ -437,6 +449,9 @@ def _fill_run(run: list[SlotItem], before_known: list[tuple[int, np.ndarray]],
             continue
         # (a part filled from one side, at a scene cut or an end, has no spacing)
         where = spacing if b and a else None
+        if isinstance(used, Guard):
+            used.locate([s for s, _ in before_known] if b else [],
+                        [s for s, _ in after_known] if a else [], part[0].slot, part[-1].slot)  # fmt: skip
         if timed:  # (never a forecaster: it predicts the next frames, it has no times)
             made = used.fill_times(b, a, part_times, where)
         else:
@@ -444,6 +459,11 @@ def _fill_run(run: list[SlotItem], before_known: list[tuple[int, np.ndarray]],
         for item, image in zip(part, made, strict=True):
             t = float(info.start + item.slot * info.interval)
             result.slots.append(
-                FilledSlot(item.slot, t, item.reason or "timestamps", used.name, side)
+                FilledSlot(item.slot, t, item.reason or "timestamps", _method(used), side)
             )
             yield image
+
+
+def _method(synth: Synthesizer) -> str:
+    """The method that made a synthesizer's last frames (the guard's choice, where guarded)."""
+    return synth.choice if isinstance(synth, Guard) else synth.name

@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 # `fill_video` options a batch hands on to every file.
 FILL_OPTIONS = ("detect", "frames", "max_gap", "on_long_gap", "crf", "preset", "fps", "adapt",
-                "ensemble")  # fmt: skip
+                "ensemble", "guard")  # fmt: skip
 READ_AHEAD = 4  # frames of the next file decoded before its turn
 STOP_WAIT = 30.0  # seconds rank 0 waits for the other ranks after a stop
 
@@ -126,7 +126,7 @@ def fill_many(
     method: str = "model",
     model: str | Path | None = None,
     device: str = "auto",
-    precision: str = "32",
+    precision: str = "auto",
     progress: bool = True,
     on_file: Callable[[FileEntry], None] | None = None,
     stop: threading.Event | None = None,
@@ -149,7 +149,7 @@ def fill_many(
             SIGTERM set it too, while the batch runs).
         timeout: seconds rank 0 of a distributed run waits for the others to finish.
         options: `fill_video`'s detect, frames, max_gap, on_long_gap, crf, preset, fps,
-            adapt, ensemble, for every file.
+            adapt, ensemble, guard, for every file.
 
     Under torchrun or SLURM (`distributed.detect`) each process fills its share and rank 0
     merges the summary. Returns the summary (on other ranks: their share only). An input

@@ -25,11 +25,18 @@ from framepred.errors import FramepredError, InputShapeError, VideoOpenError, Vi
 from framepred.eval.compare import write_side_by_side, write_strip
 from framepred.eval.metrics import psnr_u8
 from framepred.gaps import Grid
+from framepred.guard import ForecastGuard
 from framepred.io.atomic import check_output_target
 from framepred.io.reader import VideoReader, probe
 from framepred.io.span import write_span
 from framepred.io.writer import output_kind
-from framepred.predict.forecasters import Forecaster, fill_context, get_forecaster, video_model
+from framepred.predict.forecasters import (
+    Forecaster,
+    ModelForecaster,
+    fill_context,
+    get_forecaster,
+    video_model,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +98,7 @@ class PredictReport:
     audio: str = "none"  # none | trimmed | padded
     seconds: float = 0.0
     adapt: dict | None = None  # per-video adaptation: steps, seconds, PSNR before/after
+    guard: dict | None = None  # the model back-tested against flow extrapolation
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -133,7 +141,8 @@ def predict_video(
     progress: bool = True,
     forecaster: Forecaster | None = None,
     adapt: int = 0,
-    precision: str = "32",
+    precision: str = "auto",
+    guard: bool = True,
 ) -> PredictReport:
     """Predict `horizon` frames after `start` in a video and write them to `output`.
 
@@ -160,6 +169,9 @@ def predict_video(
         adapt: fine-tune the motion model for this many steps on the video's frames before
             `start` (never on what it predicts) first; 0 skips it.
         precision: the network's precision, "32", "bf16" or "auto" (`framepred.precision`).
+        guard: with a learned model, predict the context's last frames from its first ones
+            with it and with flow extrapolation, and predict with the one (or the mix of the
+            two) that did better there (`framepred.guard.ForecastGuard`).
     """
     t0 = time.perf_counter()
     input, output = Path(input), Path(output)
@@ -184,6 +196,8 @@ def predict_video(
     adapted = (
         _adapt_forecaster(forecaster, input, fps, first, adapt, progress) if adapt > 0 else None
     )
+    if guard and isinstance(forecaster, ModelForecaster):  # after adapting: it guards that
+        forecaster = ForecastGuard(forecaster)
     ctx, n_filled = fill_context(frames, first - context, first)
     if n_filled:
         log.warning("%d of the %d context slots are missing in the source; interpolated "
@@ -192,12 +206,16 @@ def predict_video(
              first + horizon - 1, float(grid.time(first)), first - context, first - 1,
              forecaster.name)  # fmt: skip
     pred = forecaster.predict(ctx, horizon)  # (N, H, W, 3) uint8
+    if isinstance(forecaster, ForecastGuard):
+        log.info("%s", forecaster.summary())
     truth = [frames.get(first + n) for n in range(horizon)]
     report = PredictReport(str(input), str(output), forecaster.name, str(info.frame_rate),
                            first, float(grid.time(first)), context, horizon, with_context, 0,
                            n_filled, [None if t is None else round(psnr_u8(t, p), 3)
                                       for t, p in zip(truth, pred, strict=True)])  # fmt: skip
     report.adapt = adapted
+    if isinstance(forecaster, ForecastGuard) and forecaster.checks:
+        report.guard = forecaster.checks[0]
     out_frames = np.concatenate([ctx, pred]) if with_context else pred
     first_out = first - context if with_context else first
     audio_from = None if info.is_folder or kind not in ("mp4", "mkv") else input
