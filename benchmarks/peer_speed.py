@@ -1,0 +1,54 @@
+"""Synthesis speed of the model against a peer, interleaved in one process, so that both see
+the same machine load (on a shared machine, fill.py's rows are timed minutes apart).
+
+    python -m benchmarks.peer_speed CLIP [--frames 9] [--reps 3] [--peer rife]
+
+Each repetition fills the x2 gaps of the clip's first N frames with each method in turn
+(frames in memory, only the synthesizers' calls timed, as fill.py's synth/s); the medians
+over repetitions are printed, with their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+from benchmarks.peers import PEERS, make_peer
+from benchmarks.timing import synth_fill
+from framepred.io.reader import VideoReader
+from framepred.synth.methods import make_synthesizer
+from scripts.fetch import FetchError
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("clip", type=Path)
+    ap.add_argument("--frames", type=int, default=9, help="first N frames (x2: N // 2 made)")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--peer", default="rife", choices=PEERS)
+    args = ap.parse_args()
+    try:
+        peer = make_peer(args.peer)
+    except FetchError as err:
+        sys.exit(f"peer_speed.py: cannot load the peer: {err}")
+    with VideoReader(args.clip) as reader:
+        frames = [f.image for f in reader][: args.frames]
+    keep = list(range(0, len(frames), 2))
+    methods = {"model": make_synthesizer("model"), args.peer: peer}
+    rates: dict[str, list[float]] = {name: [] for name in methods}
+    for _ in range(args.reps):
+        for name, synth in methods.items():
+            made, seconds = synth_fill(synth, frames, keep)
+            rates[name].append(len(made) / seconds)
+    h, w = frames[0].shape[:2]
+    med = {name: statistics.median(r) for name, r in rates.items()}
+    for name, r in rates.items():
+        print(f"{args.clip.stem} {w}x{h} {name}: {med[name]:.3f} frames/s "
+              f"(runs: {', '.join(f'{v:.3f}' for v in r)})")  # fmt: skip
+    print(f"model ÷ {args.peer}: {med['model'] / med[args.peer]:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
