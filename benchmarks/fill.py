@@ -48,9 +48,9 @@ from framepred.fill import fill_video
 from framepred.guard import Guard
 from framepred.io.reader import VideoReader
 from framepred.io.writer import ffmpeg_exe
+from framepred.models.checkpoints import builtin_path
 from framepred.synth.ensemble import SIZES, SelfEnsemble
 from framepred.synth.methods import make_synthesizer
-from framepred.train.checkpoints import builtin_path
 from scripts.fetch import FetchError
 
 PATTERNS = {"x2": lambda i: i % 2 == 0, "gap3": lambda i: i % 5 < 2}

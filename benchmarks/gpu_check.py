@@ -35,9 +35,9 @@ from benchmarks.timing import synth_rate
 from framepred.data.mmnist import load_digits, moving_mnist_sequence
 from framepred.models import EncoderForecaster, ModelConfig
 from framepred.models.cells import set_fast_paths
+from framepred.models.checkpoints import builtin_path
 from framepred.predict.predictor import pick_device
 from framepred.synth.methods import METHODS, make_synthesizer
-from framepred.train.checkpoints import builtin_path
 
 MMNIST = ModelConfig(in_chs=1, patch_size=4, stem_chs=32, stage_chs=(48, 64), kernel_size=3)
 

@@ -40,7 +40,7 @@ def info_command(
 ) -> None:
     """Print the stream facts of INPUT and the gaps `framepred fill` would fill (a dry run)."""
     if models:
-        from framepred.train.checkpoints import builtin_names
+        from framepred.models.checkpoints import builtin_names
 
         click.echo("\n".join(builtin_names()) or "(no built-in models shipped yet)")
         return

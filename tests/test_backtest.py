@@ -11,11 +11,11 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from framepred.data.forecast import ForecastBatches
+from framepred.models.checkpoints import export_model, load_model
 from framepred.models.forecaster import MotionForecastConfig, MotionForecaster, damped_shifts
 from framepred.models.warp import project_flow
 from framepred.predict.backtest import SPAN, backtest_damping
 from framepred.predict.predictor import MotionPredictor, load_predictor, predict_array
-from framepred.train.checkpoints import export_model, load_model
 from framepred.train.fit import train
 from tests.conftest import tiny_config
 from tests.test_train_motion import bouncing, clips  # noqa: F401  (fixture)

@@ -8,7 +8,7 @@ import torch
 
 from framepred.errors import CheckpointError
 from framepred.models import EncoderForecaster, ModelConfig
-from framepred.train.checkpoints import builtin_names, export_model, load_model, resolve
+from framepred.models.checkpoints import builtin_names, export_model, load_model, resolve
 
 
 class _RunsCode:

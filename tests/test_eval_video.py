@@ -17,9 +17,9 @@ from cli.main import cli
 from framepred.errors import InputShapeError
 from framepred.eval.video import evaluate, parse_pattern
 from framepred.models import EncoderForecaster, ModelConfig
+from framepred.models.checkpoints import export_model
 from framepred.predict.forecasters import Forecaster
 from framepred.synth.base import Synthesizer
-from framepred.train.checkpoints import export_model
 
 N = 24
 

@@ -149,9 +149,9 @@ def test_speed_up_gives_the_same_predictions(kind):
 
 def test_exported_weights_are_plain_contiguous_tensors(tmp_path):
     """A model trained in `speed_up`'s layout ships ordinary contiguous weights."""
+    from framepred.models.checkpoints import export_model
     from framepred.models.forecaster import MotionForecastConfig, MotionForecaster
     from framepred.models.interpolator import speed_up
-    from framepred.train.checkpoints import export_model
 
     net = speed_up(MotionForecaster(MotionForecastConfig(chs=(4, 8, 8, 8))))
     assert not all(p.is_contiguous() for p in net.parameters())

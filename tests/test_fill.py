@@ -179,7 +179,7 @@ def test_model_method_forward_and_reversed_at_start(tmp_path):
 
 
 def test_model_default_falls_back_to_flow(tmp_path, monkeypatch, caplog):
-    import framepred.train.checkpoints as checkpoints
+    import framepred.models.checkpoints as checkpoints
 
     monkeypatch.setattr(checkpoints, "builtin_path", lambda name: None)
     src = write_video(tmp_path / "a.mkv", gappy([0, 2]))

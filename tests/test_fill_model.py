@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from conftest import gappy, panning_scene, read_all, write_video
 
 from cli.main import cli
+from framepred.models.checkpoints import export_model
 from framepred.models.interpolator import MotionConfig, MotionInterpolator
-from framepred.train.checkpoints import export_model
 
 
 @pytest.fixture
@@ -101,9 +101,9 @@ def test_eval_scores_the_motion_model_on_gap_patterns(motion_ckpt, tmp_path):
 
 
 def test_the_default_model_loads_by_name_and_fills_like_flow_or_better():
+    from framepred.models.checkpoints import load_model
     from framepred.synth.classical import Flow
     from framepred.synth.motion import MotionSynthesizer
-    from framepred.train.checkpoints import load_model
 
     net, meta = load_model("default")
     assert isinstance(net, MotionInterpolator)

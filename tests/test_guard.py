@@ -14,11 +14,11 @@ from conftest import moving_scene, panning_scene, psnr, read_all, write_video
 
 from framepred.fill import fill_video
 from framepred.guard import ForecastGuard, Guard, plan_probe
+from framepred.models.checkpoints import export_model, load_model
 from framepred.predict.forecasters import FlowExtrapolation, get_forecaster
 from framepred.predict.video import predict_video
 from framepred.synth.base import context_spacing
 from framepred.synth.classical import Blend, Flow
-from framepred.train.checkpoints import export_model, load_model
 
 W, H, N = 160, 120, 25  # big enough for the probes' zoom; x2: every other slot dropped
 KEEP = list(range(0, N, 2))

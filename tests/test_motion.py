@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from framepred.models.checkpoints import export_model, load_model
 from framepred.models.interpolator import MotionConfig, MotionInterpolator
 from framepred.models.warp import backward_warp, fb_error, slot_flows
 from framepred.synth.classical import Flow
 from framepred.synth.motion import MotionSynthesizer
-from framepred.train.checkpoints import export_model, load_model
 from tests.conftest import moving_scene, panning_scene
 
 TINY = MotionConfig(chs=(4, 8, 8, 8))

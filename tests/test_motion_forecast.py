@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from cli.main import cli
 from framepred.errors import FramepredError
 from framepred.eval.mmnist import copy_last
+from framepred.models.checkpoints import export_model, load_model
 from framepred.models.forecaster import MotionForecastConfig, MotionForecaster
 from framepred.models.warp import backward_warp
 from framepred.predict.predictor import MotionPredictor, load_predictor, predict_array
-from framepred.train.checkpoints import export_model, load_model
 from framepred.train.config import TrainConfig
 from framepred.train.fit import train
 from tests.conftest import tiny_config

@@ -15,10 +15,10 @@ from conftest import moving_scene, panning_scene, psnr, read_all, write_video
 
 from cli.main import cli
 from framepred.models import EncoderForecaster, ModelConfig
+from framepred.models.checkpoints import export_model
 from framepred.predict.forecasters import CopyLast, FlowExtrapolation, ModelForecaster
 from framepred.predict.predictor import FramePredictor
 from framepred.predict.video import parse_start, predict_video
-from framepred.train.checkpoints import export_model
 
 N = 30  # frames in every synthetic clip (64x48, 25 fps)
 

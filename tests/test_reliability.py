@@ -446,7 +446,7 @@ def test_a_stated_high_rate_the_frames_do_not_reach_is_not_trusted(tmp_path):
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "inf"])
 def test_checkpoint_with_non_finite_weights_is_refused(tmp_path, value):
-    from framepred.train.checkpoints import builtin_path
+    from framepred.models.checkpoints import builtin_path
 
     payload = torch.load(builtin_path("forecast"), weights_only=True)
     name = next(iter(payload["state_dict"]))
@@ -588,7 +588,7 @@ def test_raw_pickle_checkpoint_is_one_line(tmp_path):
 
 
 def test_checkpoint_asking_for_a_huge_model_names_the_size(tmp_path):
-    from framepred.train.checkpoints import builtin_path
+    from framepred.models.checkpoints import builtin_path
 
     payload = torch.load(builtin_path("forecast"), weights_only=True)
     payload["config"]["chs"] = [100_000, 100_000, 100_000, 100_000]

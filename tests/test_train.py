@@ -8,7 +8,7 @@ import torch
 from conftest import tiny_config
 
 from framepred.errors import FramepredError, TrainingError
-from framepred.train.checkpoints import export_model, load_model
+from framepred.models.checkpoints import export_model, load_model
 from framepred.train.config import PRESETS
 from framepred.train.fit import train
 from framepred.train.pixel import FramePredictorModule

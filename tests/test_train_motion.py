@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from framepred.errors import FramepredError
+from framepred.models.checkpoints import load_model
 from framepred.models.interpolator import MotionInterpolator
-from framepred.train.checkpoints import load_model
 from framepred.train.config import TrainConfig
 from framepred.train.fit import train
 from tests.conftest import moving_scene, tiny_config, write_video
@@ -97,8 +97,8 @@ def test_init_must_fit_the_data(clips, tmp_path, tiny_ckpt):
 
 
 def test_accel_grows_an_init_model_and_trains_it(clips, tmp_path):
+    from framepred.models.checkpoints import export_model
     from framepred.models.interpolator import MotionConfig
-    from framepred.train.checkpoints import export_model
 
     start = tmp_path / "linear.pt"
     export_model(MotionInterpolator(MotionConfig(chs=(4, 8, 8, 8))), start)

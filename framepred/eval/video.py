@@ -259,7 +259,7 @@ def _has_learned(future: bool) -> bool:
     """Whether a learned model is shipped for this kind of pattern."""
     if future:
         return video_model() is not None
-    from framepred.train.checkpoints import builtin_path
+    from framepred.models.checkpoints import builtin_path
 
     return builtin_path("default") is not None
 

@@ -191,7 +191,7 @@ def video_model() -> str | None:
     asked for by name: it was trained on white digits on black, not on camera footage. The
     shipped `default` fills gaps and cannot forecast.
     """
-    from framepred.train.checkpoints import builtin_path
+    from framepred.models.checkpoints import builtin_path
 
     return "forecast" if builtin_path("forecast") is not None else None
 

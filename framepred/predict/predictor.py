@@ -18,11 +18,11 @@ from framepred.errors import CheckpointError, InputShapeError
 from framepred.flow import back_flows, grey_small, new_dis, resize_u8, working_size
 from framepred.models import EncoderForecaster
 from framepred.models.cells import set_fast_paths
+from framepred.models.checkpoints import load_model
 from framepred.models.forecaster import MotionForecaster, Step
 from framepred.models.interpolator import speed_up
 from framepred.precision import autocast, resolve_precision
 from framepred.predict.backtest import SPAN, backtest_damping
-from framepred.train.checkpoints import load_model
 
 
 def pick_device(device: str = "auto") -> torch.device:

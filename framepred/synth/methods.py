@@ -27,7 +27,7 @@ def make_synthesizer(
     name = str(model or "default")
     if name == "default":
         try:
-            from framepred.train.checkpoints import builtin_path
+            from framepred.models.checkpoints import builtin_path
         except ImportError:
             builtin = None
         else:
@@ -35,9 +35,9 @@ def make_synthesizer(
         if builtin is None:
             log.warning("no learned default model is shipped yet; using --method flow")
             return Flow()
+    from framepred.models.checkpoints import load_model
     from framepred.models.interpolator import MotionInterpolator
     from framepred.predict.predictor import pick_device, predictor_for
-    from framepred.train.checkpoints import load_model
 
     dev = pick_device(device)
     net, meta = load_model(model or "default", dev)

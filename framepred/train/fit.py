@@ -99,7 +99,7 @@ def _check_budget(cfg: TrainConfig) -> None:
 
 def _check_resumable(last: Path, cfg: TrainConfig) -> None:
     """A clear error, before Lightning loads it, for a corrupt, unsafe or mismatched last.ckpt."""
-    from framepred.train.checkpoints import config_from_dict, read_checkpoint
+    from framepred.models.checkpoints import config_from_dict, read_checkpoint
 
     saved = (read_checkpoint(last).get("hyper_parameters") or {}).get("model")
     try:
@@ -247,7 +247,7 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     start = None
     if cfg.init and not cfg.resume:
-        from framepred.train.checkpoints import load_model
+        from framepred.models.checkpoints import load_model
 
         start, _ = load_model(cfg.init)
         cfg.model = start.config.to_dict()
