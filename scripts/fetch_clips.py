@@ -85,16 +85,18 @@ def fetch_opencv(downloads: Path) -> None:
             source = raw / f"{name}{Path(member).suffix}"
             with tar.extractfile(prefix + member) as src:  # type: ignore[union-attr]
                 source.write_bytes(src.read())
-            _reencode(source, clean / f"{name}.mp4")
+            reencode(source, clean / f"{name}.mp4")
 
 
-def _reencode(source: Path, out: Path) -> None:
+def reencode(source: Path, out: Path, crf: int = 8) -> None:
+    """`source` as H.264 at `crf` with fresh, evenly spaced timestamps and no B-frames,
+    written whole to `out`."""
     part = out.with_name(f"{out.stem}.part.mp4")
     try:
         subprocess.run(
             [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(source), "-an",
              "-vf", "setpts=N/FRAME_RATE/TB", "-fps_mode", "passthrough", "-c:v", "libx264",
-             "-crf", "8", "-preset", "fast", "-bf", "0", "-pix_fmt", "yuv420p", str(part)],
+             "-crf", str(crf), "-preset", "fast", "-bf", "0", "-pix_fmt", "yuv420p", str(part)],
             check=True,
         )  # fmt: skip
     except BaseException:

@@ -27,6 +27,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "motion": {"head": "motion", "chs": [16, 32, 48, 64]},
     # Ablation: the same model seeing only the two frames around the gap (no P, N context).
     "motion-ctx1": {"head": "motion", "chs": [16, 32, 48, 64], "context": 1},
+    # The motion model at twice the width (4.4 M parameters, about 4x the compute), for a
+    # GPU run (scripts/gpu_train.py); too wide to start from `default`'s weights.
+    "motion-large": {"head": "motion", "chs": [32, 64, 96, 128]},
     # A tiny motion model for tests and smoke runs.
     "motion-tiny": {"head": "motion", "chs": [4, 8, 8, 8]},
     # The forward-only motion model for prediction (the shipped `forecast`).

