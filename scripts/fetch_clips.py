@@ -30,8 +30,6 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-import imageio_ffmpeg
-
 from framepred.cache import cache_dir, clips_dir
 from scripts.fetch import FetchError, pip_download, sha256
 
@@ -91,6 +89,8 @@ def fetch_opencv(downloads: Path) -> None:
 def reencode(source: Path, out: Path, crf: int = 8) -> None:
     """`source` as H.264 at `crf` with fresh, evenly spaced timestamps and no B-frames,
     written whole to `out`."""
+    import imageio_ffmpeg  # not needed where the clips are only read (scripts.gpu_train run)
+
     part = out.with_name(f"{out.stem}.part.mp4")
     try:
         subprocess.run(

@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--preset", choices=sorted(PRESETS), default="motion-large")
     r.add_argument("--init", default="default", help="start here when the widths match")
-    r.add_argument("--minutes", type=float, default=6.0, help="training wall-clock budget")
+    r.add_argument("--minutes", type=float, default=5.5, help="training wall-clock budget")
     r.add_argument("--max-steps", type=int, default=None)
     r.add_argument("--batch-size", type=int, default=32)
     r.add_argument("--lr", type=float, default=None)
