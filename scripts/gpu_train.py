@@ -176,6 +176,7 @@ def run(carry: Path, out: Path, args: argparse.Namespace) -> Path:
         devices=1,
         num_workers=args.workers,
         working=args.working,
+        clip_cache_mb=args.clip_cache_mb,
         val_every=args.val_every,
         val_size=args.val_size,
         ckpt_every=args.val_every,
@@ -217,6 +218,8 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--lr", type=float, default=None)
     r.add_argument("--workers", type=int, default=12, help="data-loading processes")
     r.add_argument("--working", type=int, default=64, help="training crop side")
+    r.add_argument("--clip-cache-mb", type=int, default=2048,
+                   help="decoded frames kept per loader process (all five clips: 1.9 GiB)")  # fmt: skip
     r.add_argument("--val-every", type=int, default=500)
     r.add_argument("--val-size", type=int, default=256, help="validation windows")
     r.add_argument("--precision", default="bf16-mixed")

@@ -79,3 +79,18 @@ def test_the_run_step_needs_nothing_only_prepare_uses():
     done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True,
                           text=True, env={**os.environ, "PYTHONPATH": str(repo)}, timeout=120)  # fmt: skip
     assert done.stdout.strip() == "False", done.stderr[-2000:]
+
+
+def test_loader_processes_keep_as_many_decoded_frames_as_the_config_says(tmp_path):
+    from framepred.data.clips import ClipWindows
+    from framepred.train.config import TrainConfig
+    from framepred.train.fit import _motion_parts
+
+    _clips(tmp_path / "clips", ["a", "b"], n=40)
+    cfg = TrainConfig(data=[str(tmp_path / "clips"), "synthetic"], out=tmp_path / "run",
+                      model=dict(PRESETS["motion-tiny"]), max_steps=1, working=32,
+                      clip_cache_mb=7)  # fmt: skip
+    _, data = _motion_parts(cfg)
+    for split in (data.train_set, data.val_set):
+        clips = [d for d in split.datasets if isinstance(d, ClipWindows)]
+        assert [c.cache_mb for c in clips] == [7]

@@ -112,6 +112,7 @@ class TrainConfig:
     val_size: int = 256  # validation sequences (mmnist) or windows (motion)
     working: int = 96  # motion task: working-resolution crop side
     scales: tuple[int, ...] = (1, 2, 3)  # motion task: full resolution is s x working
+    clip_cache_mb: int = 512  # motion task: decoded clip frames kept per loader process
     accel: bool = False  # fill models: add the quadratic-motion inputs (grows an --init model)
     backtest: bool = False  # forecast models: projected base motion with a back-tested decay
     ckpt_every: int = 100  # write last.ckpt every N steps (for resuming after a crash)
