@@ -157,6 +157,11 @@ def run(carry: Path, out: Path, args: argparse.Namespace) -> Path:
     from framepred.train.fit import train
 
     manifest = read_manifest(carry)
+    if args.accelerator == "gpu":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise FramepredError("no GPU here; --accelerator cpu runs the recipe on the CPU")
     model = dict(PRESETS[args.preset])
     init = init_for(model, args.init)
     print(f"{args.preset}: starting from {init or 'scratch'}", flush=True)
@@ -220,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--working", type=int, default=64, help="training crop side")
     r.add_argument("--clip-cache-mb", type=int, default=2048,
                    help="decoded frames kept per loader process (all five clips: 1.9 GiB)")  # fmt: skip
-    r.add_argument("--val-every", type=int, default=500)
+    r.add_argument("--val-every", type=int, default=1000)
     r.add_argument("--val-size", type=int, default=256, help="validation windows")
     r.add_argument("--precision", default="bf16-mixed")
     r.add_argument("--accelerator", default="gpu")

@@ -94,3 +94,18 @@ def test_loader_processes_keep_as_many_decoded_frames_as_the_config_says(tmp_pat
     for split in (data.train_set, data.val_set):
         clips = [d for d in split.datasets if isinstance(d, ClipWindows)]
         assert [c.cache_mb for c in clips] == [7]
+
+
+def test_run_says_when_there_is_no_gpu(tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    _clips(clips_dir("opencv"), list(gpu_train.TRAIN_CLIPS), n=4)
+    gpu_train.prepare(tmp_path / "carry")
+    with pytest.raises(SystemExit) as exit_:
+        gpu_train.main(["run", str(tmp_path / "carry"), "--out", str(tmp_path / "out")])
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err.strip() == (
+        "gpu_train: no GPU here; --accelerator cpu runs the recipe on the CPU"
+    )
+    assert not (tmp_path / "out").exists()
