@@ -35,6 +35,7 @@ from typing import NamedTuple
 
 from framepred.cache import cache_dir, clips_dir
 from framepred.errors import FramepredError
+from framepred.io.atomic import atomic_path
 from framepred.io.marks import json_text
 from framepred.train.config import PRESETS
 from scripts.fetch import FetchError, sha256
@@ -150,6 +151,11 @@ def score(model: Path, clips: list[Path], max_frames: int | None) -> tuple[str, 
     return "\n".join(lines), cells
 
 
+def _write(path: Path, text: str) -> None:
+    with atomic_path(path, replace_any=True) as tmp:
+        tmp.write_text(text)
+
+
 def run(carry: Path, out: Path, args: argparse.Namespace) -> Path:
     """Train, export and score (see the module docstring); returns the exported model."""
     from framepred.train.checkpoints import export_model, load_model
@@ -195,10 +201,9 @@ def run(carry: Path, out: Path, args: argparse.Namespace) -> Path:
     clips = [carry / e["file"] for e in manifest["eval"]]
     if clips:
         table, cells = score(exported, clips, args.max_frames)
-        (out / "scores.md").write_text(table + "\n")
-        (out / "scores.json").write_text(
-            json_text({"model": str(exported), "cells": [c._asdict() for c in cells]})
-        )
+        _write(out / "scores.md", table + "\n")
+        _write(out / "scores.json",
+               json_text({"model": str(exported), "cells": [c._asdict() for c in cells]}))  # fmt: skip
         print(table)
     else:
         print("no never-trained clips were carried: nothing scored")
