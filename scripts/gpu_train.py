@@ -107,7 +107,7 @@ def init_for(model: dict, init: str | None) -> str | None:
     """`init` when its network has the preset's architecture (head and widths), else None."""
     if not init:
         return None
-    from framepred.train.checkpoints import load_model
+    from framepred.models.checkpoints import load_model
 
     net, _ = load_model(init)
     config = net.config.to_dict()
@@ -158,7 +158,7 @@ def _write(path: Path, text: str) -> None:
 
 def run(carry: Path, out: Path, args: argparse.Namespace) -> Path:
     """Train, export and score (see the module docstring); returns the exported model."""
-    from framepred.train.checkpoints import export_model, load_model
+    from framepred.models.checkpoints import export_model, load_model
     from framepred.train.config import TrainConfig
     from framepred.train.fit import train
 

@@ -13,7 +13,7 @@ import pytest
 
 from framepred.cache import clips_dir
 from framepred.errors import FramepredError
-from framepred.train.checkpoints import build, config_from_dict, load_model
+from framepred.models.checkpoints import build, config_from_dict, load_model
 from framepred.train.config import PRESETS
 from scripts import gpu_train
 from tests.conftest import pan_texture, write_video
