@@ -204,7 +204,7 @@ def test_bad_input_is_one_clear_line_and_nothing_is_written(pan_mkv, tmp_path):
                        "no such file")  # fmt: skip
     blocker = tmp_path / "taken.mp4"
     blocker.write_bytes(b"keep")
-    assert_clean_error(run(*base[:3], blocker, "--horizon", 2), 1, "--overwrite")
+    assert_clean_error(run(*base[:3], blocker, "--horizon", 2), 1, "not written by framepred")
     assert blocker.read_bytes() == b"keep"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.mp4"]
 

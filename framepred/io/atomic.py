@@ -89,9 +89,11 @@ def is_framepred_folder(folder: Path) -> bool:
 def check_output_target(output: Path, inputs: Iterable[Path], overwrite: bool) -> None:
     """The guard every writing command runs before any work.
 
-    Refuses an output that is, contains, or lies inside an input (symlinks resolved), an
-    existing output without `overwrite`, and, even with it, anything but a file framepred
-    wrote (`marks.is_framepred_file`) or a folder framepred wrote (`is_framepred_folder`).
+    Refuses an output that is, contains, or lies inside an input (symlinks resolved); anything
+    at the output path but a file framepred wrote (`marks.is_framepred_file`) or a folder
+    framepred wrote (`is_framepred_folder`), with or without `overwrite` (the message says it
+    was not framepred's, so `--overwrite` is not suggested); and framepred's own earlier
+    output without `overwrite`.
     """
     dst = output.resolve()
     for item in inputs:
@@ -102,7 +104,7 @@ def check_output_target(output: Path, inputs: Iterable[Path], overwrite: bool) -
             raise VideoWriteError(f"output may not contain the input ({item}): {output}")
         if dst.is_relative_to(src):
             raise VideoWriteError(f"output may not be inside the input ({item}): {output}")
-    check_writable_target(output, overwrite=overwrite)
+    check_writable_target(output)  # the folder exists and is writable
     if not os.path.lexists(output):
         return
     if output.is_dir():
@@ -120,6 +122,8 @@ def check_output_target(output: Path, inputs: Iterable[Path], overwrite: bool) -
         raise VideoWriteError(f"output exists and is not a regular file: {output}")
     elif not is_framepred_file(output):
         raise _not_ours(output)
+    # framepred's own earlier output: replaced only when asked
+    check_writable_target(output, overwrite=overwrite)
 
 
 def _not_ours(path: Path) -> VideoWriteError:
