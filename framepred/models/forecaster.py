@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from framepred.models.cells import ConvLSTM, ConvLSTMCell, State
@@ -27,6 +26,7 @@ from framepred.models.interpolator import (
     MotionConfigIO,
     _conv,
     _resize,
+    pad_to_stride,
     step_decoder,
     step_encoder,
     unet_step,
@@ -87,9 +87,7 @@ class MotionForecaster(nn.Module):
         nn.init.zeros_(self.head.bias)  # type: ignore[arg-type]
 
     def _pad(self, x: Tensor) -> Tensor:
-        s = self.config.stride
-        ph, pw = (-x.shape[-2]) % s, (-x.shape[-1]) % s
-        return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+        return pad_to_stride(x, self.config.stride)
 
     def _initial_state(self, context: Tensor) -> State:
         b, k = context.shape[:2]

@@ -57,6 +57,13 @@ def speed_up(net: ModuleT) -> ModuleT:
     return net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # not in the stubs
 
 
+def pad_to_stride(x: Tensor, stride: int) -> Tensor:
+    """`x` (..., H, W) padded at the bottom and right, edges repeated, to multiples of `stride`
+    (the working-resolution networks' input; callers crop back)."""
+    ph, pw = (-x.shape[-2]) % stride, (-x.shape[-1]) % stride
+    return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+
 class MotionConfigIO:
     """`to_dict`/`from_dict` shared by the motion models' configs (dataclasses whose `head`
     field names the model and whose `chs` lists 4 channel counts)."""
@@ -213,9 +220,7 @@ class MotionInterpolator(nn.Module):
 
     # -- the network at working resolution --------------------------------------------------
     def _pad(self, x: Tensor) -> Tensor:
-        s = self.config.stride
-        ph, pw = (-x.shape[-2]) % s, (-x.shape[-1]) % s
-        return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+        return pad_to_stride(x, self.config.stride)
 
     def context_features(self, frames: Tensor) -> Tensor:
         """What the context ConvLSTMs read of each known frame: (N, 3, h, w) -> (N, C, h/8, w/8).
