@@ -628,3 +628,27 @@ def test_huge_horizon_is_one_error_line(tmp_path):
                       "--context", 2, "--horizon", 10**12, "--no-progress")  # fmt: skip
     assert code == 1 and text.strip().splitlines()[-1] == "Error: out of memory", text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mkv"]
+
+
+def test_a_frame_the_user_edited_keeps_a_framepred_folder_from_being_replaced(
+    user_folder, tmp_path
+):
+    src, out = user_folder / "clip.mkv", tmp_path / "png"
+    assert _run(*FILL[:1], src, "-o", out, *FILL[1:])[0] == 0
+    frame = sorted(out.glob("*.png"))[2]
+    frame.write_bytes(frame.read_bytes() + b"retouched")  # the user's work now
+    before = _snapshot(tmp_path)
+    code, text = _run(*FILL[:1], src, "-o", out, *FILL[1:], "--overwrite")
+    assert code == 1 and "framepred did not write" in text, text
+    assert _snapshot(tmp_path) == before
+
+
+def test_a_copy_of_a_framepred_output_elsewhere_is_the_users(user_folder, tmp_path):
+    src, out, mine = user_folder / "clip.mkv", tmp_path / "o.mkv", tmp_path / "mine.mkv"
+    assert _run(*FILL[:1], src, "-o", out, *FILL[1:])[0] == 0
+    mine.write_bytes(out.read_bytes())  # carries the mark, as FFmpeg's derived files do
+    assert marks.has_mark(mine) and not is_framepred_file(mine)
+    before = _snapshot(tmp_path)
+    code, text = _run(*FILL[:1], src, "-o", mine, *FILL[1:], "--overwrite")
+    assert code == 1 and "was not written by framepred" in text, text
+    assert _snapshot(tmp_path) == before

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import glob
+import hashlib
 import json
 import logging
 import os
@@ -32,7 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from framepred.errors import VideoWriteError
-from framepred.io.marks import MARKED, is_framepred_file, json_text, record_output
+from framepred.io.marks import is_framepred_file, json_text, record_output
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,16 @@ def write_folder_manifest(folder: Path, files: Iterable[str]) -> None:
     from framepred import __version__
 
     names = sorted(files)
+    digests = {n: _sha256(folder / n) for n in names}  # each file as written
     (folder / MANIFEST).write_text(
-        json_text({"version": __version__, "frames": len(names), "files": names})
+        json_text(
+            {"version": __version__, "frames": len(names), "files": names, "sha256": digests}
+        )  # fmt: skip
     )
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _manifest_files(folder: Path) -> list[str] | None:
@@ -74,6 +82,17 @@ def _manifest_files(folder: Path) -> list[str] | None:
     if not all(isinstance(f, str) and f == Path(f).name and f not in ("", ".", "..")
                for f in files):  # fmt: skip
         return None  # a name with a folder in it is not one framepred writes
+    digests = data.get("sha256")
+    if not isinstance(digests, dict):
+        return None
+    for name in files:  # a frame the user edited or replaced since is no longer framepred's
+        try:
+            if digests.get(name) != _sha256(folder / name):
+                return None
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None
     return files
 
 
@@ -215,8 +234,8 @@ def atomic_path(
         else:
             tmp.unlink(missing_ok=True)
         raise
-    if not (is_dir or replace_any or target.suffix.lower() in MARKED):
-        record_output(target)
+    if not (is_dir or replace_any):
+        record_output(target)  # what later proves the file is framepred's (the mark is a label)
 
 
 def partial_path(target: Path) -> Path:

@@ -7,10 +7,12 @@ Each format carries the mark inside the file where it can:
 - .gif: a comment extension `framepred <version>` before the trailer;
 - .json (reports, summaries, folder manifests): `"tool": "framepred"` as the first key.
 
-A format that cannot carry one (.npy: numpy refuses extra header keys; .pt) is recorded in a
-registry of written outputs instead: one JSON line per file (real path, size, mtime_ns, inode,
-device) in `cache_dir()/outputs.jsonl`, appended with one `write` in append mode. A file
-matches only while all of these are unchanged, so an edited or replaced file no longer does.
+The mark is a label a person (or a tool) can read; it is not the proof. The proof is the
+registry of written outputs: every file framepred publishes (.npy and .pt too, which cannot
+carry a mark) gets one JSON line (real path, size, mtime_ns, inode, device) in
+`cache_dir()/outputs.jsonl`, appended with one `write` in append mode. A file counts as
+framepred's only while all of these are unchanged, so a file edited, replaced, or made by
+another tool from a framepred output (FFmpeg copies the comment tag) does not.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ log = logging.getLogger(__name__)
 TOOL = "framepred"
 MARK = f"{TOOL} {__version__}"
 VIDEO_TAG = "comment"  # mp4: ©cmt; mkv: COMMENT
-MARKED = (".mp4", ".mkv", ".gif", ".png", ".json")  # the suffixes whose files carry the mark
 REGISTRY = "outputs.jsonl"
 REGISTRY_MAX = 1 << 20  # bytes; past this the next record drops entries that no longer match
 
@@ -147,10 +148,12 @@ def has_mark(path: Path | str) -> bool:
 
 
 def is_framepred_file(path: Path | str) -> bool:
-    """True for a regular file (not a symlink) framepred wrote: it carries the mark, or the
-    registry lists it unchanged."""
+    """True for a regular file (not a symlink) framepred wrote: the registry lists it unchanged
+    (size, mtime, inode), or it carries the mark at a path framepred published to before (its
+    own output, damaged or touched since). The mark alone is no proof: FFmpeg copies a
+    container's comment tag into what it makes from it, and a JSON file can be edited."""
     path = Path(path)
-    return has_mark(path) or in_registry(path)
+    return in_registry(path) or (has_mark(path) and published_here(path))
 
 
 # -- the registry of outputs that cannot carry the mark ----------------------------------------
@@ -190,6 +193,14 @@ def in_registry(path: Path | str) -> bool:
     if entry is None or not Path(entry["path"]).is_file():
         return False
     return entry in _entries(cache_dir() / REGISTRY)
+
+
+def published_here(path: Path | str) -> bool:
+    """True if framepred has published a file at `path`'s real path before (any version)."""
+    entry = _entry(Path(path))
+    if entry is None:
+        return False
+    return any(e.get("path") == entry["path"] for e in _entries(cache_dir() / REGISTRY))
 
 
 def record_output(path: Path | str) -> None:
