@@ -356,3 +356,14 @@ def test_ranks_without_a_process_group_meet_through_the_journals(tmp_path):
     assert sorted((k, e["status"], e["rank"]) for k, e in entries.items()) == [
         ("v0", "done", 0), ("v1", "done", 1), ("v2", "done", 0)]  # fmt: skip
     assert not list(out.glob(".framepred-summary.rank*"))
+
+
+def test_a_users_file_named_like_the_summary_stops_the_batch_before_any_work(tmp_path):
+    srcs = [clip(tmp_path / "a.mkv"), clip(tmp_path / "b.mkv", seed=1)]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / SUMMARY).write_text('{"mine": true}')
+    result = run("fill", *srcs, "-o", out, "--format", "mkv", "--method", "flow", "--no-progress")
+    assert result.exit_code == 1 and "not written by framepred" in result.output, result.output
+    assert sorted(p.name for p in out.iterdir()) == [SUMMARY]
+    assert (out / SUMMARY).read_text() == '{"mine": true}'

@@ -34,6 +34,7 @@ from framepred.batch import distributed
 from framepred.batch.inputs import Job, collect
 from framepred.batch.stop import Stopped, stop_on_signals
 from framepred.batch.summary import (
+    SUMMARY,
     BatchSummary,
     FileEntry,
     Journal,
@@ -47,6 +48,7 @@ from framepred.batch.summary import (
 )
 from framepred.errors import FramepredError, VideoWriteError
 from framepred.fill import fill_video
+from framepred.io.atomic import check_output_target
 from framepred.io.pipelining import prefetch
 from framepred.io.reader import VIDEO_EXTS, Frame, VideoReader
 from framepred.synth.base import Synthesizer
@@ -209,6 +211,8 @@ def _check_out_dir(out_dir: Path) -> Path:
     existing = next(p for p in (out_dir.resolve(), *out_dir.resolve().parents) if p.exists())
     if not os.access(existing, os.W_OK):
         raise VideoWriteError(f"output folder is not writable: {existing}")
+    if (out_dir / SUMMARY).exists():  # before any work: never over a user's file of that name
+        check_output_target(out_dir / SUMMARY, [], overwrite=True)
     return out_dir.resolve()
 
 
@@ -338,11 +342,15 @@ class _Batch:
         if item.error is not None:
             return replace(entry, reason=item.error, time=time.time())
         output = self.out_dir / job.name
-        made = [p for p in reversed(output.parents) if p.is_relative_to(self.out_dir)
-                and not p.exists()]  # fmt: skip  # a subfolder of a --recursive batch
+        made: list[Path] = []  # subfolders of a --recursive batch this file's worker made
         try:
-            for folder in made:
-                folder.mkdir(exist_ok=True)
+            for folder in reversed(output.parents):
+                if folder.is_relative_to(self.out_dir) and not folder.exists():
+                    try:
+                        folder.mkdir()
+                        made.append(folder)
+                    except FileExistsError:  # another worker's (or the user's) meanwhile
+                        pass
             result = fill_video(job.input, output, **self.options, method=self.settings["method"],
                                 overwrite=item.replace, progress=self.progress,
                                 synthesizer=synth.fork(), reader=item.reader)  # fmt: skip
