@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 from framepred.cache import cache_dir, clips_dir
 from framepred.errors import FramepredError
-from framepred.io.atomic import atomic_path
+from framepred.io.atomic import atomic_path, check_output_target
 from framepred.io.marks import json_text
 from framepred.train.config import PRESETS
 from scripts.fetch import FetchError, sha256
@@ -63,11 +63,11 @@ def prepare(carry: Path, crf: int = 16, max_mib: float = 48.0) -> dict:
         downloads = cache_dir() / "downloads"
         downloads.mkdir(parents=True, exist_ok=True)
         fetch_opencv(downloads)
-    part = carry.with_name(carry.name + ".part")
-    shutil.rmtree(part, ignore_errors=True)
-    (part / "train").mkdir(parents=True)
-    (part / "eval").mkdir()
-    try:
+    # a private temporary folder beside it, renamed onto `carry` only when whole (never over
+    # anything that is there; a failed run removes only its own temporary folder)
+    with atomic_path(carry, is_dir=True, overwrite=False) as part:
+        (part / "train").mkdir()
+        (part / "eval").mkdir()
         for name in TRAIN_CLIPS:
             reencode(source / f"{name}.mp4", part / "train" / f"{name}.mp4", crf)
         unseen = sorted(clips_dir("unseen").glob("*.mp4"))
@@ -84,9 +84,6 @@ def prepare(carry: Path, crf: int = 16, max_mib: float = 48.0) -> dict:
         manifest = {"train": train, "eval": evals, "bytes": size, "crf": crf,
                     "sources": {"train": str(source), "eval": str(clips_dir("unseen"))}}  # fmt: skip
         (part / MANIFEST).write_text(json_text(manifest))
-        part.rename(carry)
-    finally:
-        shutil.rmtree(part, ignore_errors=True)
     return manifest
 
 
@@ -96,9 +93,13 @@ def read_manifest(carry: Path) -> dict:
         manifest = json.loads((carry / MANIFEST).read_text())
     except (OSError, ValueError) as err:
         raise FramepredError(f"no readable {MANIFEST} in {carry}: {err}") from None
-    for entry in manifest["train"] + manifest["eval"]:
-        path = carry / entry["file"]
-        if not path.is_file() or sha256(path.read_bytes()) != entry["sha256"]:
+    try:
+        entries = [(e["file"], e["sha256"]) for e in manifest["train"] + manifest["eval"]]
+    except (KeyError, TypeError):
+        raise FramepredError(f"{carry} is not a gpu_train carry folder ({MANIFEST})") from None
+    for file, digest in entries:
+        path = carry / file
+        if not path.is_file() or sha256(path.read_bytes()) != digest:
             raise FramepredError(f"{path} is missing or not what {MANIFEST} lists")
     return manifest
 
@@ -152,7 +153,7 @@ def score(model: Path, clips: list[Path], max_frames: int | None) -> tuple[str, 
 
 
 def _write(path: Path, text: str) -> None:
-    with atomic_path(path, replace_any=True) as tmp:
+    with atomic_path(path, overwrite=True) as tmp:  # never over a file framepred did not write
         tmp.write_text(text)
 
 
@@ -163,6 +164,9 @@ def run(carry: Path, out: Path, args: argparse.Namespace) -> Path:
     from framepred.train.fit import train
 
     manifest = read_manifest(carry)
+    for target in (out / f"{args.preset}.pt", out / "scores.md", out / "scores.json"):
+        if target.exists():  # before training: a user's file here is never replaced
+            check_output_target(target, [carry], overwrite=True)
     if args.accelerator == "gpu":
         import torch
 
