@@ -110,6 +110,8 @@ class Guard(Synthesizer):
             raise ValueError("the weights must include 0 (flow) and 1 (the model)")
         self.model = model
         self.flow = flow or Flow()
+        # The probes run on forks, so the caches the real gaps share stay theirs.
+        self._probe_model, self._probe_flow = model.fork(), self.flow.fork()
         self.max_probes = probes
         self.weights = tuple(float(w) for w in weights)
         self.name = model.name
@@ -117,7 +119,7 @@ class Guard(Synthesizer):
         self.shots: list[Shot] = []
         self.choice = model.name  # what made the frames of the last call
         self._last: np.ndarray | None = None  # a known frame of the current shot
-        self._gap: tuple[int, int] | None = None  # ids of the current gap's two frames
+        self._gap: tuple[np.ndarray, np.ndarray] | None = None  # the current gap's two frames
         self._slots: tuple[int, int] | None = None
         self._where: tuple[list[int], list[int]] | None = None
 
@@ -138,8 +140,8 @@ class Guard(Synthesizer):
             self.choice = self.model.name
             return _call(self.model, before, after, times, spacing)
         shot = self._shot(before[-1])
-        gap = (id(before[-1]), id(after[0]))  # a long gap comes in several calls
-        if gap != self._gap:
+        gap = (before[-1], after[0])  # a long gap comes in several calls
+        if self._gap is None or gap[0] is not self._gap[0] or gap[1] is not self._gap[1]:
             self._gap = gap
             shot.gaps += 1
             if shot.probes < self.max_probes and shot.gaps >= 2**shot.probes:
@@ -188,8 +190,8 @@ class Guard(Synthesizer):
         b, a, truth = small[: lo + 1], small[hi:], small[x].astype(np.float32)
         t = (pos[x] - pos[lo]) / (pos[hi] - pos[lo])
         where = context_spacing(pos[: lo + 1], pos[hi:])
-        by_model = _call(self.model, b, a, [t], where)[0].astype(np.float32)
-        by_flow = _call(self.flow, b, a, [t], where)[0].astype(np.float32)
+        by_model = _call(self._probe_model, b, a, [t], where)[0].astype(np.float32)
+        by_flow = _call(self._probe_flow, b, a, [t], where)[0].astype(np.float32)
         for w in self.weights:
             err = float(np.square(w * by_model + (1 - w) * by_flow - truth).sum())
             shot.sse[w] = shot.sse.get(w, 0.0) + err

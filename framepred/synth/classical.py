@@ -13,7 +13,6 @@ import cv2
 import numpy as np
 
 from framepred.flow import (
-    PRESETS,
     dis_flows,
     fb_error,
     grey_small,
@@ -68,7 +67,6 @@ class Flow(Synthesizer):
 
     name = "flow"
     min_side = 16  # DIS needs frames of at least 12 px; smaller ones are cross-faded instead
-    _presets = PRESETS
 
     def __init__(self, preset: str = "medium", max_side: int = 320):
         self.dis = new_dis(preset)

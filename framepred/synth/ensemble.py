@@ -77,6 +77,10 @@ class SelfEnsemble(Synthesizer):
         # caches, which compare frames by identity, find them again in the next gap.
         self._mirrored = Recent(size=2 * 4 * (len(views) - 1))
 
+    def fork(self) -> SelfEnsemble:
+        """The same views over a fork of the inner synthesizer: caches of its own."""
+        return SelfEnsemble(self.inner.fork(), self.size)
+
     def _view(self, frames: Sequence[np.ndarray], hflip: bool, vflip: bool) -> list[np.ndarray]:
         if not (hflip or vflip):
             return list(frames)
