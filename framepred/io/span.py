@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import uuid
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from framepred.io.atomic import atomic_path
+from framepred.io.atomic import atomic_path, partial_path
 from framepred.io.marks import FFMPEG_MARK
 from framepred.io.reader import VideoInfo
 from framepred.io.writer import VideoWriter, audio_codecs, ffmpeg_exe
@@ -46,7 +45,7 @@ def write_span(output: Path, kind: str, frames: np.ndarray, info: VideoInfo, t0:
             for image in frames:
                 writer.write(image)
         return "none"
-    video_tmp = output.with_name(f".{output.stem}.{uuid.uuid4().hex[:8]}.video{output.suffix}")
+    video_tmp = partial_path(output)  # a dead process's leftover is cleaned like any partial
     try:
         with VideoWriter(video_tmp, info.frame_rate, crf=crf, rotation=info.rotation) as writer:
             for image in frames:
