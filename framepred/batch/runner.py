@@ -300,19 +300,28 @@ class _Batch:
                 opened.put(None)
 
     def _open(self, job: Job) -> _Opened:
-        """Check the record, then open the input and start decoding it."""
+        """Check the record, then open the input and start decoding it.
+
+        Without --overwrite an output there is written over only if this batch made it from
+        the same input with the same settings and it is no longer whole (the input changed,
+        or the file was damaged); one made otherwise is kept and the file fails, as a
+        one-file fill keeps it; one with no record is left to `fill_video`, which refuses it.
+        """
         if job.error:
             return _Opened(job, error=job.error)
         try:
             done = last_complete(self.records, job.name)
             if not self.overwrite and is_complete(done, self.out_dir, job.input, self.key):
                 return _Opened(job, skip=done)
+            there = done is not None and os.path.lexists(self.out_dir / job.name)
+            same = done is not None and (done.input, done.settings) == (str(job.input), self.key)
+            if done is not None and there and not same and not self.overwrite:
+                return _Opened(job, error=_made_otherwise(done, job))
             source = source_key(job.input)
             reader = ReadAhead(job.input, self.options.get("fps"), self.stop)
         except Exception as err:
             return _Opened(job, error=_reason(err))
-        own = done is not None and (self.out_dir / job.name).exists()
-        return _Opened(job, reader, replace=self.overwrite or own, source=source)
+        return _Opened(job, reader, replace=self.overwrite or (there and same), source=source)
 
     def _work(self, opened: queue.Queue) -> None:
         torch = sys.modules.get("torch")  # loaded by the model's making, if the method has one
@@ -409,6 +418,13 @@ def _remove_empty(folders: list[Path]) -> None:
             folder.rmdir()
         except OSError:  # not empty: another file's output is there too
             return
+
+
+def _made_otherwise(done: FileEntry, job: Job) -> str:
+    """Why an earlier output of `job` is kept without --overwrite."""
+    if done.input != str(job.input):
+        return f"exists, made from another input ({done.input}); --overwrite redoes it"
+    return "exists, made with other settings; --overwrite redoes it"
 
 
 def _reason(err: BaseException) -> str:
