@@ -19,6 +19,7 @@ import framepred
 from cli.main import cli
 from framepred.batch import distributed, inputs
 from framepred.batch.summary import SUMMARY
+from framepred.errors import VideoWriteError
 
 ROOT = Path(__file__).parents[1]
 
@@ -227,6 +228,19 @@ def test_a_run_killed_before_its_summary_resumes_from_its_journal(tmp_path, monk
     again = framepred.fill_many(srcs, out, format="mkv", method="flow", progress=False)
     assert [f.status for f in again.files] == ["skipped", "skipped"]
     assert sorted(p.name for p in out.iterdir()) == ["a.mkv", "b.mkv", SUMMARY]
+
+
+@pytest.mark.parametrize("text", ["my notes\n", '{"a": 1}\n{"end": "x"}\n'])
+def test_a_users_file_named_like_a_journal_stops_the_batch_before_any_work(tmp_path, text):
+    src = clip(tmp_path / "a.mkv")
+    out = tmp_path / "out"
+    out.mkdir()
+    journal = out / ".framepred-summary.rank0.jsonl"  # appended to, then removed once merged
+    journal.write_text(text)
+    with pytest.raises(VideoWriteError, match="not a batch journal framepred wrote"):
+        framepred.fill_many([src], out, format="mkv", method="flow", progress=False)
+    assert sorted(p.name for p in out.iterdir()) == [journal.name]
+    assert journal.read_text() == text
 
 
 def test_an_output_framepred_did_not_write_is_never_replaced(tmp_path):

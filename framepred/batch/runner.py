@@ -40,6 +40,8 @@ from framepred.batch.summary import (
     Journal,
     digest,
     is_complete,
+    is_journal,
+    journals,
     last_complete,
     merge,
     read_records,
@@ -213,6 +215,10 @@ def _check_out_dir(out_dir: Path) -> Path:
         raise VideoWriteError(f"output folder is not writable: {existing}")
     if (out_dir / SUMMARY).exists():  # before any work: never over a user's file of that name
         check_output_target(out_dir / SUMMARY, [], overwrite=True)
+    for path in journals(out_dir):  # appended to, then removed once merged
+        if not is_journal(path):
+            raise VideoWriteError(f"{path} is not a batch journal framepred wrote; it is never "
+                                  f"appended to or removed (choose another output folder)")  # fmt: skip
     return out_dir.resolve()
 
 

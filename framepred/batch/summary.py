@@ -150,6 +150,30 @@ def journals(out_dir: Path) -> list[Path]:
     return sorted(out_dir.glob(JOURNAL.format(rank="*")))
 
 
+def is_journal(path: Path) -> bool:
+    """Whether `path` is a journal a batch wrote: a regular file (not a link) whose lines are
+    all entries or end marks, bar a last one cut short by a killed process."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:  # the unfinished last line (or the empty one after "\n")
+                continue
+            return False
+        if not isinstance(item, dict) or not (
+            {"end"} <= item.keys() or {"input", "output", "status"} <= item.keys()
+        ):
+            return False  # fmt: skip
+    return True
+
+
 def _lines(path: Path) -> Iterator[dict]:
     try:
         text = path.read_text(encoding="utf-8")
