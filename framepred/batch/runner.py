@@ -157,8 +157,9 @@ def fill_many(
 
     Under torchrun or SLURM (`distributed.detect`) each process fills its share and rank 0
     merges the summary. Returns the summary (on other ranks: their share only). An input
-    whose output is complete per the summary is skipped unless `overwrite`; a bad input is
-    recorded as failed and the rest go on.
+    whose output is complete per the summary is skipped unless `overwrite`; one whose output
+    there was made with other settings (or from another input) fails and keeps it unless
+    `overwrite`; a bad input is recorded as failed and the rest go on.
     """
     unknown = set(options) - set(FILL_OPTIONS)
     if unknown:
