@@ -31,7 +31,7 @@ BSD_LICENCE = "BSD-3-Clause ({}'s licence; the package's own demo footage)"
 MULTI = "Pose2Sim/Demo_MultiPerson/videos/"
 CLIPS = [
     Clip("park", *SPORTS2D, "Sports2D/Demo/demo.mp4",
-         "d9a66417185647b112304b57093f0c180f37a768e6a14daca75ca541f3b78039", 0, 173,
+         "d9a66417185647b112304b57093f0c180f37a768e6a14daca75ca541f3b78039", 0, 163,
          "outdoors against the low sun: people walking, a man jumping on a box, trees, "
          "flare, 1768x994 scaled to 640x360, 30 fps", BSD_LICENCE.format("Sports2D")),
     Clip("lab_two", *POSE2SIM, MULTI + "cam01.mp4",
