@@ -46,12 +46,6 @@ CLIPS = [
          "b8b329f832f178f27ecb78d024d5026b96c6adb36c387bfe2c0af85eab8a11ca", 0, 100,
          "a man bending and turning, arms swinging, seen from above behind, portrait, "
          "640x1130, 60 fps", BSD_LICENCE.format("Pose2Sim")),
-    Clip("fish", "idtrackerai", "6.0.14", "idtrackerai/data/test_A.avi",
-         "f126c0d1e74f16373a9116bd189970736fb2de7fcd4c00195a64d94d2a2b08d7", 0, 300,
-         "a shoal of small fish darting in a tank, from above, greyscale, fast small motion, "
-         "1160x938 scaled to 640x518, 28 fps",
-         "GPL-3.0-or-later (idtrackerai's licence; its test video): used here as local "
-         "training data only, never shipped"),
     Clip("ocean_wave", *VIDE, OCEAN, OCEAN_SHA, 0, 142,
          "a breaking ocean wave, spray and foam, greyscale, 1280x720 scaled to 640x360, 24 fps",
          VIDE_LICENCE, npm=True),
