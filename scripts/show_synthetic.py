@@ -18,6 +18,9 @@ import numpy as np
 import torch
 
 from framepred.data.synthetic import SyntheticMotion, load_photos
+from framepred.errors import FramepredError
+from framepred.io.atomic import atomic_path, check_output_target
+from framepred.io.marks import mark_gif, mark_png
 
 
 def to_uint8(clip: torch.Tensor) -> np.ndarray:
@@ -46,7 +49,7 @@ def grid_frames(clips: list[np.ndarray], cols: int = 4, gap: int = 2) -> list[np
     return tiles
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("synthetic.png"), help=".png or .gif")
     parser.add_argument("--clips", type=int, default=6, help="how many clips")
@@ -54,7 +57,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128, help="frame side in pixels")
     parser.add_argument("--seed", type=int, default=0, help="which clips (deterministic)")
     parser.add_argument("--photos", type=Path, default=None, help="a folder of your photos")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    try:  # before any work
+        check_output_target(args.out, [], overwrite=True)
+    except FramepredError as err:
+        raise SystemExit(f"show_synthetic: {err}") from None
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -63,10 +70,15 @@ def main() -> None:
     start = time.perf_counter()
     clips = [to_uint8(data[i]) for i in range(args.clips)]
     per_clip = (time.perf_counter() - start) / args.clips * 1000
-    if args.out.suffix.lower() == ".gif":
-        iio.imwrite(args.out, grid_frames(clips), duration=200, loop=0)
-    else:
-        iio.imwrite(args.out, strip(clips))
+    try:  # whole or not at all, and never over a file framepred did not write
+        with atomic_path(args.out) as tmp:
+            if args.out.suffix.lower() == ".gif":
+                iio.imwrite(tmp, grid_frames(clips), duration=200, loop=0)
+                mark_gif(tmp)
+            else:
+                tmp.write_bytes(mark_png(iio.imwrite("<bytes>", strip(clips), extension=".png")))
+    except FramepredError as err:
+        raise SystemExit(f"show_synthetic: {err}") from None
     print(f"wrote {args.out} ({args.clips} clips, {per_clip:.1f} ms per clip)")
 
 

@@ -106,12 +106,11 @@ def trim(source: Path, out: Path, clip: Clip) -> None:
              "-preset", "fast", "-bf", "0", "-pix_fmt", "yuv420p", str(tmp)],
             check=True, capture_output=True, text=True,
         )  # fmt: skip
-    with VideoReader(out) as reader:
-        got = sum(1 for _ in reader)
-        width = reader.info.width
-    if got != clip.frames or width > MAX_WIDTH:
-        out.unlink()
-        raise FetchError(f"{out.name}: {got} frames {width} px wide, want {clip.frames}")
+        with VideoReader(tmp) as reader:  # checked before it is published: a wrong clip never is
+            got = sum(1 for _ in reader)
+            width = reader.info.width
+        if got != clip.frames or width > MAX_WIDTH:
+            raise FetchError(f"{out.name}: {got} frames {width} px wide, want {clip.frames}")
 
 
 def fetch_clip(clip: Clip, out_dir: Path) -> Path:

@@ -19,6 +19,7 @@ import framepred
 from cli.main import cli
 from framepred.batch import distributed, inputs
 from framepred.batch.summary import SUMMARY
+from framepred.errors import VideoWriteError
 
 ROOT = Path(__file__).parents[1]
 
@@ -229,6 +230,19 @@ def test_a_run_killed_before_its_summary_resumes_from_its_journal(tmp_path, monk
     assert sorted(p.name for p in out.iterdir()) == ["a.mkv", "b.mkv", SUMMARY]
 
 
+@pytest.mark.parametrize("text", ["my notes\n", '{"a": 1}\n{"end": "x"}\n'])
+def test_a_users_file_named_like_a_journal_stops_the_batch_before_any_work(tmp_path, text):
+    src = clip(tmp_path / "a.mkv")
+    out = tmp_path / "out"
+    out.mkdir()
+    journal = out / ".framepred-summary.rank0.jsonl"  # appended to, then removed once merged
+    journal.write_text(text)
+    with pytest.raises(VideoWriteError, match="not a batch journal framepred wrote"):
+        framepred.fill_many([src], out, format="mkv", method="flow", progress=False)
+    assert sorted(p.name for p in out.iterdir()) == [journal.name]
+    assert journal.read_text() == text
+
+
 def test_an_output_framepred_did_not_write_is_never_replaced(tmp_path):
     srcs = [clip(tmp_path / "a.mkv"), clip(tmp_path / "b.mkv", seed=1)]
     out = tmp_path / "out"
@@ -243,6 +257,52 @@ def test_an_output_framepred_did_not_write_is_never_replaced(tmp_path):
     assert [f.status for f in redo.files] == ["failed", "done"]
     assert "not written by framepred" in (redo.files[0].reason or "")
     assert (out / "a.mkv").read_bytes() == b"someone else's"
+
+
+def test_a_rerun_with_other_settings_keeps_the_outputs_without_overwrite(tmp_path):
+    """Like a one-file fill: an output made with other settings is not replaced unless
+    --overwrite; that file fails with the reason, the others go on, and it stays on record."""
+    srcs = [clip(tmp_path / "a.mkv"), clip(tmp_path / "b.mkv", seed=1)]
+    out = tmp_path / "out"
+    base = ("fill", *srcs, "-o", out, "--format", "mkv", "--no-progress")
+    assert run(*base, "--method", "flow").exit_code == 0
+    before = tree(out)
+    (out / "b.mkv").unlink()  # b is missing: made now, with the new settings
+    changed = run(*base, "--method", "blend")
+    assert changed.exit_code == 1, changed.output
+    reason = "exists, made with other settings; --overwrite redoes it"
+    lines = changed.output.splitlines()
+    assert any(line.startswith("failed ") and line.endswith(reason) for line in lines), lines
+    entries = summary(out)
+    assert entries["a.mkv"]["status"] == "failed" and entries["b.mkv"]["status"] == "done"
+    assert sha256(out / "a.mkv") == before["a.mkv"]  # kept, byte for byte
+    earlier = json.loads((out / SUMMARY).read_text())["earlier"]
+    assert [e["output"] for e in earlier] == ["a.mkv"]  # still on record
+    # Back to the first settings: a is whole for them, so it is skipped, not refused.
+    again = run(*base, "--method", "flow")
+    assert again.exit_code == 1, again.output  # b is now blend's
+    assert summary(out)["a.mkv"]["status"] == "skipped"
+    assert "b.mkv" in again.output and "other settings" in again.output
+    redo = run(*base, "--method", "blend", "--overwrite")
+    assert redo.exit_code == 0, redo.output
+    assert {e["status"] for e in summary(out).values()} == {"done"}
+    assert sha256(out / "a.mkv") != before["a.mkv"]
+
+
+def test_an_output_made_from_another_input_of_that_name_is_kept(tmp_path):
+    (tmp_path / "x").mkdir(), (tmp_path / "y").mkdir()
+    first, second = clip(tmp_path / "x" / "a.mkv"), clip(tmp_path / "y" / "a.mkv", seed=1)
+    out = tmp_path / "out"
+    fill = dict(format="mkv", method="flow", progress=False)
+    assert framepred.fill_many([first], out, **fill).ok
+    kept = sha256(out / "a.mkv")
+    got = framepred.fill_many([second], out, **fill)
+    assert [f.status for f in got.files] == ["failed"]
+    assert (
+        got.files[0].reason == f"exists, made from another input ({first}); --overwrite redoes it"
+    )
+    assert sha256(out / "a.mkv") == kept
+    assert framepred.fill_many([second], out, **fill, overwrite=True).ok
 
 
 # ------------------------------------------------------------------ interruption

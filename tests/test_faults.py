@@ -30,6 +30,7 @@ from cli.main import cli
 from framepred.errors import TrainingError
 from framepred.io.marks import record_output
 from framepred.train.fit import train
+from framepred.train.run_folder import RUN_MARK
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -306,7 +307,7 @@ def test_non_finite_step_is_reported_and_never_checkpointed(tmp_path, value):
     with pytest.raises(TrainingError, match="non-finite train loss .* at step 3"):
         train(cfg, extra_callbacks=[_Poison(3, value)])
     ckpts = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
-    assert ckpts == ["last.ckpt"]  # the final save after training did not happen
+    assert ckpts == [RUN_MARK, "last.ckpt"]  # the final save after training did not happen
     saved = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
     assert saved["global_step"] == 2
     assert all(torch.isfinite(t).all() for t in saved["state_dict"].values())

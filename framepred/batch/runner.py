@@ -40,6 +40,8 @@ from framepred.batch.summary import (
     Journal,
     digest,
     is_complete,
+    is_journal,
+    journals,
     last_complete,
     merge,
     read_records,
@@ -155,8 +157,9 @@ def fill_many(
 
     Under torchrun or SLURM (`distributed.detect`) each process fills its share and rank 0
     merges the summary. Returns the summary (on other ranks: their share only). An input
-    whose output is complete per the summary is skipped unless `overwrite`; a bad input is
-    recorded as failed and the rest go on.
+    whose output is complete per the summary is skipped unless `overwrite`; one whose output
+    there was made with other settings (or from another input) fails and keeps it unless
+    `overwrite`; a bad input is recorded as failed and the rest go on.
     """
     unknown = set(options) - set(FILL_OPTIONS)
     if unknown:
@@ -213,6 +216,10 @@ def _check_out_dir(out_dir: Path) -> Path:
         raise VideoWriteError(f"output folder is not writable: {existing}")
     if (out_dir / SUMMARY).exists():  # before any work: never over a user's file of that name
         check_output_target(out_dir / SUMMARY, [], overwrite=True)
+    for path in journals(out_dir):  # appended to, then removed once merged
+        if not is_journal(path):
+            raise VideoWriteError(f"{path} is not a batch journal framepred wrote; it is never "
+                                  f"appended to or removed (choose another output folder)")  # fmt: skip
     return out_dir.resolve()
 
 
@@ -300,19 +307,28 @@ class _Batch:
                 opened.put(None)
 
     def _open(self, job: Job) -> _Opened:
-        """Check the record, then open the input and start decoding it."""
+        """Check the record, then open the input and start decoding it.
+
+        Without --overwrite an output there is written over only if this batch made it from
+        the same input with the same settings and it is no longer whole (the input changed,
+        or the file was damaged); one made otherwise is kept and the file fails, as a
+        one-file fill keeps it; one with no record is left to `fill_video`, which refuses it.
+        """
         if job.error:
             return _Opened(job, error=job.error)
         try:
             done = last_complete(self.records, job.name)
             if not self.overwrite and is_complete(done, self.out_dir, job.input, self.key):
                 return _Opened(job, skip=done)
+            there = done is not None and os.path.lexists(self.out_dir / job.name)
+            same = done is not None and (done.input, done.settings) == (str(job.input), self.key)
+            if done is not None and there and not same and not self.overwrite:
+                return _Opened(job, error=_made_otherwise(done, job))
             source = source_key(job.input)
             reader = ReadAhead(job.input, self.options.get("fps"), self.stop)
         except Exception as err:
             return _Opened(job, error=_reason(err))
-        own = done is not None and (self.out_dir / job.name).exists()
-        return _Opened(job, reader, replace=self.overwrite or own, source=source)
+        return _Opened(job, reader, replace=self.overwrite or (there and same), source=source)
 
     def _work(self, opened: queue.Queue) -> None:
         torch = sys.modules.get("torch")  # loaded by the model's making, if the method has one
@@ -409,6 +425,13 @@ def _remove_empty(folders: list[Path]) -> None:
             folder.rmdir()
         except OSError:  # not empty: another file's output is there too
             return
+
+
+def _made_otherwise(done: FileEntry, job: Job) -> str:
+    """Why an earlier output of `job` is kept without --overwrite."""
+    if done.input != str(job.input):
+        return f"exists, made from another input ({done.input}); --overwrite redoes it"
+    return "exists, made with other settings; --overwrite redoes it"
 
 
 def _reason(err: BaseException) -> str:

@@ -73,7 +73,8 @@ class BatchSummary:
     world_size: int = 1
     merged: bool = True  # False on ranks other than 0: `files` holds this rank's share only
     interrupted: bool = False
-    earlier: list[FileEntry] = field(default_factory=list)  # outputs of other inputs in OUTDIR
+    earlier: list[FileEntry] = field(default_factory=list)  # whole outputs `files` does not
+    # describe: other inputs', or one a file that failed this time kept
     elsewhere_failed: bool = False  # another rank's file failed (ranks other than 0)
 
     @property
@@ -147,6 +148,30 @@ class Journal:
 
 def journals(out_dir: Path) -> list[Path]:
     return sorted(out_dir.glob(JOURNAL.format(rank="*")))
+
+
+def is_journal(path: Path) -> bool:
+    """Whether `path` is a journal a batch wrote: a regular file (not a link) whose lines are
+    all entries or end marks, bar a last one cut short by a killed process."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:  # the unfinished last line (or the empty one after "\n")
+                continue
+            return False
+        if not isinstance(item, dict) or not (
+            {"end"} <= item.keys() or {"input", "output", "status"} <= item.keys()
+        ):
+            return False  # fmt: skip
+    return True
 
 
 def _lines(path: Path) -> Iterator[dict]:
@@ -225,9 +250,11 @@ def merge(out_dir: Path, jobs: list, run: str, settings: dict[str, Any], world: 
             files.append(done[-1])
         else:
             files.append(FileEntry(str(job.input), job.name, "not done", missing, run=run))
-    current = {f.output for f in files}
+    current = {f.output for f in files if f.status in COMPLETE}
     earlier: dict[str, FileEntry] = {}
-    for e in records:  # other inputs' outputs still in OUTDIR stay on record
+    # Whole outputs still in OUTDIR stay on record: other inputs', and one an input that
+    # failed this time left in place (kept: made with other settings; or a failed redo).
+    for e in records:
         if e.output not in current and e.status in COMPLETE and (out_dir / e.output).exists():
             earlier[e.output] = e
     summary = BatchSummary(str(out_dir), files, settings, world, True, interrupted,

@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import struct
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -228,6 +229,11 @@ def _compact(registry: Path) -> None:
     """Rewrite the registry with only the entries whose files are still unchanged."""
     keep = [e for e in _entries(registry)
             if isinstance(e.get("path"), str) and _entry(Path(e["path"])) == e]  # fmt: skip
-    tmp = registry.with_name(f".{registry.name}.{os.getpid()}.tmp")
-    tmp.write_text("".join(json.dumps(e) + "\n" for e in keep))
-    os.replace(tmp, registry)
+    fd, name = tempfile.mkstemp(prefix=f".{registry.name}.", suffix=".tmp", dir=registry.parent)
+    try:  # a fresh name: never over a file that happens to have a fixed one
+        with os.fdopen(fd, "w") as f:
+            f.write("".join(json.dumps(e) + "\n" for e in keep))
+        os.replace(name, registry)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise

@@ -28,7 +28,6 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from framepred.errors import CheckpointError, FramepredError, TrainingError
 from framepred.io.atomic import atomic_path
-from framepred.io.marks import has_mark, json_text
 from framepred.train.config import (
     ACCEL,
     BACKTEST,
@@ -43,6 +42,7 @@ from framepred.train.config import (
     task_of,
 )
 from framepred.train.pixel import FramePredictorModule
+from framepred.train.run_folder import check_run_folders, take_run_folders
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +113,15 @@ def _check_resumable(last: Path, cfg: TrainConfig) -> None:
 
 
 def _set_aside(metrics: Path) -> Path | None:
+    """Move a resumed run's metrics.csv aside (Lightning deletes it); a history left aside by
+    a resume that was killed before it merged goes back in first, so no row is lost."""
+    earlier = metrics.with_name("metrics.before-resume.csv")
+    if earlier.is_file():
+        _merge_metrics(earlier, metrics)
     if not metrics.is_file():
         return None
-    aside = metrics.with_name("metrics.before-resume.csv")
-    metrics.replace(aside)
-    return aside
+    metrics.replace(earlier)
+    return earlier
 
 
 def _merge_metrics(history: Path, metrics: Path) -> None:
@@ -206,9 +210,6 @@ def _motion_parts(cfg: TrainConfig) -> tuple[L.LightningModule, L.LightningDataM
     return module, data
 
 
-RUN_MARK = ".framepred-run.json"  # marks an --out folder whose logs/ and checkpoints/ we wrote
-
-
 def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Path:
     """Train a model and return the path of its final checkpoint (`out/checkpoints/last.ckpt`).
 
@@ -237,11 +238,7 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
         raise FramepredError(
             f"{out} already holds a run; pass --resume to continue it or choose another --out"
         )
-    elif not has_mark(out / RUN_MARK):  # Lightning would replace (CSVLogger: delete) these
-        held = [d.name for d in (ckpt_dir, out / "logs") if d.is_dir() and any(d.iterdir())]
-        if held:
-            raise FramepredError(f"{out} already holds {' and '.join(held)}/, which a new run "
-                                 f"would replace; choose another --out")  # fmt: skip
+    check_run_folders(out, resume=cfg.resume)  # Lightning would replace (CSVLogger: delete)
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     start = None
@@ -275,7 +272,7 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
         module.net.load_state_dict(start.state_dict())  # type: ignore[union-attr]
     try:  # only now: a run refused above leaves no empty --out folder behind
         out.mkdir(parents=True, exist_ok=True)
-        (out / RUN_MARK).write_text(json_text({"run": str(out)}))  # its logs/ are framepred's
+        take_run_folders(out)  # logs/ and checkpoints/, each with this run's mark
     except OSError as err:
         raise FramepredError(f"cannot create output folder {out}: {err.strerror}") from None
     monitor, best_name = (
