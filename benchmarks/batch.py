@@ -5,9 +5,12 @@ The loop pays for starting Python, importing torch and loading the model once pe
 batch pays once, and reads the next file while the current one is filled. `--jobs 2` fills
 two files at once, each with half the cores. Every variant runs as a fresh subprocess (the
 same `python -m framepred` a user runs) and writes its outputs to its own folder; with the
-default lossless .mkv the outputs are checked to be the same frames (H.264 may choose other
-encodings from run to run when encoders run side by side, so .mp4 is checked for frame counts
-only). Ratios are against the shell loop.
+default lossless .mkv the outputs are checked to be the same frames; .mp4 is checked for frame
+counts only: the synthesized frames are the same, but libx264's macroblock tree (PyAV's build,
+x264 core 165) reads heap memory it never wrote, so its encoding of them depends on what the
+process freed before (other threads' torch buffers under `--jobs 2`; one file of four in
+each of two runs differed, by encoder noise: size within 0.1%, PSNR within 0.02 dB). Ratios
+are against the shell loop.
 
     python -m benchmarks.batch [--copies 8] [--method model] [--format mkv] [--repeats 1]
 """

