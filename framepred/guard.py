@@ -5,9 +5,12 @@ camera) and then falls below the classical `flow` method whose flows it corrects
 can tell: in each shot (between scene cuts), a few known frames next to a gap are hidden and
 rebuilt from the known frames around them (with every other frame missing, a known frame from
 the known frames two slots away on each side; `plan_probe`) by the model and by `flow`. Such a
-probe spans more slots than the gap, so its frames are zoomed out by the ratio first (from
-the working size the methods estimate motion at; as `--adapt` does) to give its motion the
-size the gaps' motion has. Each gap of the shot is
+probe spans more slots than the gap, so its frames are zoomed out by the ratio first (as
+`--adapt` does) to give its motion the size the gaps' motion has. The zoom is taken from the
+full frame: on a video at least twice the working size, the methods' own scaling to it
+undoes the zoom, and the probe's motion stays up to twice the gaps'. That stricter test is
+kept on purpose: zooming from the working size instead (motion matched) let the model through
+on bikes, 0.37 dB below flow at x2 (docs/experiments.md). Each gap of the shot is
 then filled with the mix of the two that scored best on those frames: the model alone (weight
 1) where it is at least as good as flow, flow alone (weight 0) where flow alone is best, a
 per-pixel average in between.
@@ -34,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 import cv2
 import numpy as np
 
-from framepred.flow import WORKING_SIDE, working_size
+from framepred.flow import WORKING_SIDE
 from framepred.gaps import is_scene_cut
 from framepred.predict.forecasters import FlowExtrapolation, Forecaster
 from framepred.synth.base import Spacing, Synthesizer, check_sides, context_spacing
@@ -112,7 +115,6 @@ class Guard(Synthesizer):
             raise ValueError("the weights must include 0 (flow) and 1 (the model)")
         self.model = model
         self.flow = flow or Flow(max_side=model.working_side or WORKING_SIDE)
-        self.working_side = model.working_side
         # The probes run on forks, so the caches the real gaps share stay theirs.
         self._probe_model, self._probe_flow = model.fork(), self.flow.fork()
         self.max_probes = probes
@@ -187,13 +189,9 @@ class Guard(Synthesizer):
             return
         lo, x, hi, zoom = plan
         pos = [*pb, *pa]
-        h, w = frames[0].shape[:2]
-        # Zoomed out from the size the methods estimate motion at: from the full frame, a
-        # zoom down to that size or less would be undone by their own scaling.
-        size = working_size(h, w, self.working_side) if self.working_side else (h, w)
-        if min(size) / zoom < MIN_SIDE:
+        if min(frames[0].shape[:2]) / zoom < MIN_SIDE:
             zoom = 1.0
-        small = [_zoom_out(f, size, zoom) for f in frames]
+        small = [_zoom_out(f, zoom) for f in frames]
         b, a, truth = small[: lo + 1], small[hi:], small[x].astype(np.float32)
         t = (pos[x] - pos[lo]) / (pos[hi] - pos[lo])
         where = context_spacing(pos[: lo + 1], pos[hi:])
@@ -256,14 +254,12 @@ def plan_probe(pos: Sequence[float], n_before: int, after_first: bool = False):
     return best
 
 
-def _zoom_out(frame: np.ndarray, size: tuple[int, int], zoom: float) -> np.ndarray:
-    """`frame` scaled to `size` (h, w) made `zoom` times smaller; unchanged for a zoom of
-    about 1."""
+def _zoom_out(frame: np.ndarray, zoom: float) -> np.ndarray:
     if zoom <= 1.05:
         return frame
-    h, w = size
-    target = (max(8, round(w / zoom)), max(8, round(h / zoom)))
-    return cv2.resize(frame, target, interpolation=cv2.INTER_AREA)
+    h, w = frame.shape[:2]
+    size = (max(8, round(w / zoom)), max(8, round(h / zoom)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
 def mix_errors(by_model: np.ndarray, by_flow: np.ndarray, truth: np.ndarray,
