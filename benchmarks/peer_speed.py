@@ -1,12 +1,14 @@
 """Synthesis speed of the model against a peer, interleaved in one process, so that both see
 the same machine load (on a shared machine, fill.py's rows are timed minutes apart).
 
-    python -m benchmarks.peer_speed CLIP [--frames 21] [--reps 3] [--peer rife]
+    python -m benchmarks.peer_speed CLIP [--frames 21] [--reps 3] [--peer rife] [--working-size N]
 
 Each repetition fills the x2 gaps of the clip's first N frames with each method in turn
 (frames in memory, only the synthesizers' calls timed, as fill.py's synth/s): `model` as
-`fill` runs it by default (the guard, `--precision auto`), the network alone at fp32, and the
-peer. The medians over repetitions are printed, with their ratios to the peer.
+`fill` runs it by default (the guard, `--precision auto`), the network alone at fp32, with
+`--working-size N` also `model-wsN` (`fill --working-size N`), and the peer. Each repetition
+starts a fresh guard, so every one pays for its probes as a `fill` run does. The medians
+over repetitions are printed, with their ratios to the peer.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from benchmarks.peers import PEERS, make_peer
 from benchmarks.timing import synth_fill
 from framepred.guard import Guard
 from framepred.io.reader import VideoReader
+from framepred.synth.base import Synthesizer
 from framepred.synth.methods import make_synthesizer
 from scripts.fetch import FetchError
 
@@ -30,6 +33,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=21, help="first N frames (x2: N // 2 made)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--peer", default="rife", choices=PEERS)
+    ap.add_argument("--working-size", type=int, default=None,
+                    help="also time model-wsN: fill --working-size N")  # fmt: skip
     args = ap.parse_args()
     try:
         peer = make_peer(args.peer)
@@ -38,14 +43,20 @@ def main() -> None:
     with VideoReader(args.clip) as reader:
         frames = [f.image for f in reader][: args.frames]
     keep = list(range(0, len(frames), 2))
-    methods = {
+    methods: dict[str, Synthesizer] = {
         "model": Guard(make_synthesizer("model", precision="auto")),  # fill's default
         "network-fp32": make_synthesizer("model", precision="32"),
-        args.peer: peer,
     }
+    if args.working_size:
+        side = args.working_size
+        methods[f"model-ws{side}"] = Guard(
+            make_synthesizer("model", precision="auto", working_size=side)
+        )
+    methods[args.peer] = peer
     rates: dict[str, list[float]] = {name: [] for name in methods}
     for _ in range(args.reps):
         for name, synth in methods.items():
+            synth = synth.fork()  # a fresh guard (and caches), as each fill run starts
             made, seconds = synth_fill(synth, frames, keep)
             rates[name].append(len(made) / seconds)
     h, w = frames[0].shape[:2]

@@ -138,6 +138,15 @@ def _check_frames(ctx: click.Context, param: click.Parameter, value: str | None)
     default=None,
     help="Write a JSON report: each synthesized slot, its time, why it was missing, method.",
 )
+@click.option(
+    "--working-size",
+    type=click.IntRange(64, 4096),
+    default=None,
+    metavar="PIXELS",
+    help="Longer side of the resolution motion is estimated at, for the model and flow "
+    "(default: the model's own, 320). Larger follows fine detail better at about its square "
+    "in time; fast motion can fare worse.",
+)
 @ensemble_option("For --method model or flow.")
 @device_option
 @precision_option
@@ -163,6 +172,7 @@ def fill_command(
     report: Path | None,
     device: str,
     ensemble: str,
+    working_size: int | None,
     precision: str,
     overwrite: bool,
     no_progress: bool,
@@ -190,6 +200,10 @@ def fill_command(
         raise click.BadParameter(
             f"applies to --method model and flow only, not {method}", param_hint="--ensemble"
         )
+    if working_size is not None and method in ("repeat", "blend"):
+        raise click.BadParameter(
+            f"applies to --method model and flow only, not {method}", param_hint="--working-size"
+        )
     if is_batch(inputs, recursive=recursive, format=format_):
         if output.suffix.lower() in (".mp4", ".mkv", ".gif") and not output.is_dir():
             raise click.BadParameter(
@@ -205,7 +219,8 @@ def fill_command(
                   overwrite=overwrite, method=method, model=model, device=device,
                   precision=precision, progress=not no_progress, detect=detect, frames=frames,
                   max_gap=max_gap, on_long_gap=on_long_gap, fps=fps, crf=crf, preset=preset,
-                  adapt=adapt, ensemble=int(ensemble), guard=guard)  # fmt: skip
+                  adapt=adapt, ensemble=int(ensemble), guard=guard,
+                  working_size=working_size)  # fmt: skip
         return
     input_path = inputs[0]
     result = fill_video(
@@ -228,6 +243,7 @@ def fill_command(
         precision=precision,
         ensemble=int(ensemble),
         guard=guard,
+        working_size=working_size,
     )
     if result.adapt:
         a = result.adapt

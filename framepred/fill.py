@@ -85,6 +85,7 @@ class FillReport:
     ensemble: int = 1  # members of the self-ensemble each synthesized frame averages
     guard: list[dict] | None = None  # per shot: the model checked against flow (`framepred.guard`)
     source_frame_rate: str | None = None  # the input's own rate where `fps` converted it
+    working_size: int | None = None  # longer side motion was estimated at (model, flow)
 
     @property
     def n_filled(self) -> int:
@@ -167,6 +168,7 @@ def fill_video(
     synthesizer: Synthesizer | None = None,
     reader: VideoReader | None = None,
     guard: bool = True,
+    working_size: int | None = None,
 ) -> FillReport:
     """Write `output`: the input on its nominal frame grid with every missing slot synthesized.
 
@@ -201,6 +203,10 @@ def fill_video(
         guard: with the learned model, check it against the classical `flow` method on a few
             hidden known frames of each shot and use flow, or a mix of the two, where the model
             loses (`framepred.guard`); the choices are the report's `guard`.
+        working_size: the longer side (pixels) of the resolution the model and `flow`
+            estimate motion at; frames larger than this are scaled down for it, and the motion
+            is applied to the full frames (None: the model's own, 320). Larger follows fine
+            detail better and costs about its square in time; fast motion can fare worse.
     """
     input, output = Path(input), Path(output)
     t0 = time.perf_counter()
@@ -212,7 +218,8 @@ def fill_video(
             raise VideoWriteError(f"--report is the output path; choose another: {report}")
         check_output_target(Path(report), [input, output], overwrite)
     probed = probe(input, fps) if fps else None  # an absurd --fps is refused before any work
-    synth = synthesizer or make_synthesizer(method, model, device, predictor, precision)
+    synth = synthesizer or make_synthesizer(method, model, device, predictor, precision,
+                                            working_size)  # fmt: skip
     check_ensemble(synth, ensemble)  # before adapting: nothing is learned for a refusal
     if ensemble > 1 and method in ("repeat", "blend"):  # views of these are the same frame
         raise FramepredError(f"--ensemble applies to the model and flow methods, not {method}")
@@ -245,6 +252,7 @@ def fill_video(
         result = FillReport(str(input), str(output), str(info.frame_rate), 0, 0, synth.name)
         result.adapt = adapted
         result.ensemble = ensemble
+        result.working_size = synth.working_side
         if info.source_rate is not None:
             result.source_frame_rate = str(info.source_rate)
         per_frame = 1 if retime else int(ratio)

@@ -34,6 +34,10 @@ def process_dis() -> cv2.DISOpticalFlow:
     return _PROCESS_DIS[0]
 
 
+WORKING_SIDE = 320  # the default working resolution's longer side (pixels)
+WORKING_SIDES = (64, 4096)  # the range a user may ask for (`--working-size`)
+
+
 def working_size(h: int, w: int, max_side: int) -> tuple[int, int]:
     """(h', w') with the longer side at most `max_side`, aspect kept (never upscaled)."""
     scale = min(1.0, max_side / max(h, w))

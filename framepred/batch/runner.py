@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 
 # `fill_video` options a batch hands on to every file.
 FILL_OPTIONS = ("detect", "frames", "max_gap", "on_long_gap", "crf", "preset", "fps", "adapt",
-                "ensemble", "guard")  # fmt: skip
+                "ensemble", "guard", "working_size")  # fmt: skip
 READ_AHEAD = 4  # frames of the next file decoded before its turn
 STOP_WAIT = 30.0  # seconds rank 0 waits for the other ranks after a stop
 
@@ -153,7 +153,7 @@ def fill_many(
             SIGTERM set it too, while the batch runs).
         timeout: seconds rank 0 of a distributed run waits for the others to finish.
         options: `fill_video`'s detect, frames, max_gap, on_long_gap, crf, preset, fps,
-            adapt, ensemble, guard, for every file.
+            adapt, ensemble, guard, working_size, for every file.
 
     Under torchrun or SLURM (`distributed.detect`) each process fills its share and rank 0
     merges the summary. Returns the summary (on other ranks: their share only). An input
@@ -173,7 +173,7 @@ def fill_many(
     group = distributed.Group(ranks)
     try:
         synth = make_synthesizer(method, model, distributed.device_for(device, ranks), None,
-                                 precision)  # fmt: skip
+                                 precision, options.get("working_size"))  # fmt: skip
         check_ensemble(synth, int(options.get("ensemble", 1)))
         try:  # only now that the batch can start
             out_dir.mkdir(parents=True, exist_ok=True)

@@ -37,6 +37,10 @@ class Synthesizer:
     # only for such a method.
     wants_spacing = False
 
+    # The longer side (pixels) of the resolution the method estimates motion at (frames
+    # larger than this are scaled down for it); None for methods that do not estimate motion.
+    working_side: int | None = None
+
     def fork(self) -> Synthesizer:
         """A synthesizer that works as this one, with caches of its own (several can then fill
         different views of a video side by side: `framepred.synth.ensemble`). Synthesizers that keep

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from framepred.flow import (
+    WORKING_SIDE,
     dis_flows,
     fb_error,
     grey_small,
@@ -68,10 +69,14 @@ class Flow(Synthesizer):
     name = "flow"
     min_side = 16  # DIS needs frames of at least 12 px; smaller ones are cross-faded instead
 
-    def __init__(self, preset: str = "medium", max_side: int = 320):
+    def __init__(self, preset: str = "medium", max_side: int = WORKING_SIDE):
         self.dis = new_dis(preset)
         self.max_side = max_side
         self._cache: tuple[np.ndarray, np.ndarray, tuple] | None = None
+
+    @property
+    def working_side(self) -> int:  # type: ignore[override]
+        return self.max_side
 
     def fork(self) -> Flow:
         twin = copy.copy(self)  # DIS keeps no state between calls: it may be shared
@@ -137,9 +142,11 @@ class Flow(Synthesizer):
 METHODS = {"repeat": Repeat, "blend": Blend, "flow": Flow}
 
 
-def get_synthesizer(name: str) -> Synthesizer:
-    """A classical synthesizer by name: repeat, blend or flow."""
-    try:
-        return METHODS[name]()
-    except KeyError:
-        raise ValueError(f"unknown method '{name}': choose from {', '.join(METHODS)}") from None
+def get_synthesizer(name: str, working_side: int | None = None) -> Synthesizer:
+    """A classical synthesizer by name: repeat, blend or flow (`flow` at `working_side`,
+    default `WORKING_SIDE`; the others estimate no motion and ignore it)."""
+    if name not in METHODS:
+        raise ValueError(f"unknown method '{name}': choose from {', '.join(METHODS)}")
+    if name == "flow" and working_side is not None:
+        return Flow(max_side=working_side)
+    return METHODS[name]()

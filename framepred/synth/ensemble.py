@@ -70,6 +70,7 @@ class SelfEnsemble(Synthesizer):
         self.name = inner.name
         self.context = inner.context
         self.wants_spacing = inner.wants_spacing
+        self.working_side = inner.working_side
         self.members = MEMBERS[:size]
         views = dict.fromkeys((m.hflip, m.vflip) for m in self.members)
         self._synths = {v: inner if v == (False, False) else inner.fork() for v in views}

@@ -133,6 +133,10 @@ class MotionSynthesizer(Synthesizer):
             Recent() for _ in range(5)
         )
 
+    @property
+    def working_side(self) -> int:  # type: ignore[override]
+        return self.net.config.max_side
+
     def fork(self) -> MotionSynthesizer:
         """The same network (shared, not copied) with caches of its own."""
         twin = copy.copy(self)
