@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from cli.options import device_option, ensemble_option, model_option, overwrite_option
+from cli.options import (
+    device_option,
+    ensemble_option,
+    model_option,
+    overwrite_option,
+    working_size_option,
+)
 from framepred.errors import InputShapeError
 
 
@@ -85,6 +91,7 @@ def _contexts(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 )
 @overwrite_option("the --plot and --json files")
 @ensemble_option("Fill patterns: adds a row model+ensN for the motion model.")
+@working_size_option("Fill patterns: adds a row model+wsN, the motion model at this size.")
 @device_option
 @click.option(
     "--sequences",
@@ -112,6 +119,7 @@ def eval_command(
     json_path: Path | None,
     overwrite: bool,
     ensemble: str,
+    working_size: int | None,
     device: str,
     sequences: int,
     batch_size: int | None,
@@ -152,6 +160,7 @@ def eval_command(
         batch_size=batch_size or 8,
         progress=not no_progress,
         ensemble=int(ensemble),
+        working_size=working_size,
     )
     click.echo(
         f"{path.name}: {result.pattern}, {result.n_slots} frames at {result.frame_rate} fps, "

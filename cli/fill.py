@@ -16,6 +16,7 @@ from cli.options import (
     model_option,
     overwrite_option,
     precision_option,
+    working_size_option,
 )
 from framepred.batch.inputs import FORMATS
 from framepred.gaps import DETECTORS
@@ -138,15 +139,7 @@ def _check_frames(ctx: click.Context, param: click.Parameter, value: str | None)
     default=None,
     help="Write a JSON report: each synthesized slot, its time, why it was missing, method.",
 )
-@click.option(
-    "--working-size",
-    type=click.IntRange(64, 4096),
-    default=None,
-    metavar="PIXELS",
-    help="Longer side of the resolution motion is estimated at, for the model and flow "
-    "(default: the model's own, 320). Larger follows fine detail better at about its square "
-    "in time; fast motion can fare worse.",
-)
+@working_size_option("For --method model and flow.")
 @ensemble_option("For --method model or flow.")
 @device_option
 @precision_option

@@ -80,6 +80,19 @@ def ensemble_option(help: str):
     )
 
 
+def working_size_option(help: str):
+    """`--working-size PIXELS`: the resolution the model and flow estimate motion at."""
+    return click.option(
+        "--working-size",
+        type=click.IntRange(64, 4096),
+        default=None,
+        metavar="PIXELS",
+        help="Longer side of the resolution motion is estimated at (the model's own: 320). "
+        "Larger follows fine detail better at about its square in time; fast motion can fare "
+        "worse. " + help,
+    )
+
+
 def adapt_option(help: str):
     """`--adapt STEPS`: per-video adaptation before filling or predicting."""
     return click.option(

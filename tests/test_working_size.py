@@ -13,6 +13,7 @@ from conftest import moving_scene, write_video
 
 from cli.main import cli as main
 from framepred.errors import FramepredError
+from framepred.eval.video import evaluate
 from framepred.guard import Guard
 from framepred.synth.base import Synthesizer
 from framepred.synth.classical import Flow
@@ -85,3 +86,19 @@ def test_cli_working_size_reported_and_checked(tmp_path):
     assert res.exit_code == 2 and "--working-size" in res.output
     res = run(main, [*args, "--working-size", "8", "--overwrite"])
     assert res.exit_code == 2 and "64<=x<=4096" in res.output
+
+
+def test_eval_scores_the_model_at_another_working_size(tmp_path):
+    video = write_video(
+        tmp_path / "in.mkv",
+        [(Fraction(i, 25), moving_scene(i, 160, 120, speed=3)) for i in range(9)],
+    )
+    result = evaluate(video, "x2", methods=["model", "flow"], device="cpu", progress=False,
+                      working_size=96)  # fmt: skip
+    rows = {s.method: s for s in result.scores}
+    assert set(rows) == {"model", "flow", "model+ws96"}
+    assert rows["model+ws96"].n_frames == rows["model"].n_frames > 0
+    assert rows["model+ws96"].psnr != rows["model"].psnr  # estimated at 96 px, not 160
+    with pytest.raises(FramepredError, match="fill pattern"):
+        evaluate(video, "future2", methods=["flow"], device="cpu", progress=False,
+                 working_size=96)  # fmt: skip

@@ -169,6 +169,7 @@ def evaluate(
     fps: Fraction | float | None = None,
     progress: bool = True,
     ensemble: int = 1,
+    working_size: int | None = None,
 ) -> EvalResult:
     """Hide frames of a video by `pattern`, synthesize them with each method, score them.
 
@@ -185,6 +186,8 @@ def evaluate(
         batch_size: futureN windows per batched forward pass.
         ensemble: fill patterns: also score the motion model's self-ensemble of this many
             views (`framepred.synth.ensemble`) as "model+ensN".
+        working_size: fill patterns: also score the motion model estimating motion at this
+            working size (`fill --working-size`) as "model+wsN", beside its own size's row.
     """
     hide = parse_pattern(pattern)
     contexts = sorted({context} if isinstance(context, int) else set(context))
@@ -195,6 +198,8 @@ def evaluate(
     runners = _methods(hide, methods, model, device, contexts, batch_size)
     if ensemble > 1:
         runners += _ensembles(hide, runners, ensemble)
+    if working_size is not None:
+        runners += _working_size(hide, runners, model, device, working_size)
     info, frames, n_slots = _load(Path(input), fps, max_frames, progress)
     if hide.is_future:
         scores, n_windows = _eval_future(frames, n_slots, hide.n, contexts, runners,
@@ -253,6 +258,16 @@ def _ensembles(hide: HidePattern, runners, size: int) -> list[tuple[str, int | N
     if hide.is_future or not motion:
         raise InputShapeError("--ensemble needs a fill pattern (xN, gapN) and the motion model")
     return [(f"model+ens{size}", None, SelfEnsemble(motion[0].fork(), size))]
+
+
+def _working_size(hide: HidePattern, runners, model, device, side: int):
+    """The "model+wsN" row: the motion model (a copy of its own) at working size `side`."""
+    from framepred.synth.methods import make_synthesizer
+    from framepred.synth.motion import MotionSynthesizer
+
+    if hide.is_future or not any(isinstance(obj, MotionSynthesizer) for _, _, obj in runners):
+        raise InputShapeError("--working-size needs a fill pattern (xN, gapN) and the motion model")
+    return [(f"model+ws{side}", None, make_synthesizer("model", model, device, working_size=side))]
 
 
 def _has_learned(future: bool) -> bool:
