@@ -10,9 +10,9 @@ probe spans more slots than the gap, so its frames are zoomed out by the ratio f
 full frame: on a video at least twice the working size, the methods' own scaling to it
 undoes the zoom, and the probe's motion stays up to twice the gaps'. That stricter test is
 kept on purpose: zooming from the working size instead (motion matched) let the model through
-on bikes, 0.37 dB below flow at x2 (docs/experiments.md). With a working size finer than the default
-(`--working-size 640`) the probes run unzoomed at that size, so they see at least the gaps'
-motion there, and the fallback is flow at the default size. Each gap of the shot is
+on bikes, 0.37 dB below flow at x2 (docs/experiments.md). With a working size finer than the
+default (`--working-size 640`) the probes run unzoomed at that size, so they see at least the
+gaps' motion there, and the fallback is flow at the default size. Each gap of the shot is
 then filled with the mix of the two that scored best on those frames: the model alone (weight
 1) where it is at least as good as flow, flow alone (weight 0) where flow alone is best, a
 per-pixel average in between.
