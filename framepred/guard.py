@@ -10,7 +10,9 @@ probe spans more slots than the gap, so its frames are zoomed out by the ratio f
 full frame: on a video at least twice the working size, the methods' own scaling to it
 undoes the zoom, and the probe's motion stays up to twice the gaps'. That stricter test is
 kept on purpose: zooming from the working size instead (motion matched) let the model through
-on bikes, 0.37 dB below flow at x2 (docs/experiments.md). Each gap of the shot is
+on bikes, 0.37 dB below flow at x2 (docs/experiments.md). With a working size finer than the
+default (`--working-size 640`) the probes run unzoomed at that size, so they see at least the
+gaps' motion there, and the fallback is flow at the default size. Each gap of the shot is
 then filled with the mix of the two that scored best on those frames: the model alone (weight
 1) where it is at least as good as flow, flow alone (weight 0) where flow alone is best, a
 per-pixel average in between.
@@ -100,7 +102,8 @@ class Guard(Synthesizer):
     Args:
         model: a synthesizer that fills from both sides of a gap (the motion model, or its
             self-ensemble).
-        flow: the fallback (default: the classical `flow` method at the model's working size).
+        flow: the fallback (default: the classical `flow` method, at the model's working size
+            or, for a model set finer than the default one, at the default).
         probes: hidden known frames per shot, at most.
         weights: the model weights to choose from (0 and 1 among them).
     """
@@ -114,7 +117,13 @@ class Guard(Synthesizer):
         if not {0.0, 1.0} <= set(weights):
             raise ValueError("the weights must include 0 (flow) and 1 (the model)")
         self.model = model
-        self.flow = flow or Flow(max_side=model.working_side or WORKING_SIDE)
+        side = model.working_side or WORKING_SIDE
+        # A working size finer than the default doubles every motion in working pixels, and
+        # fast motion then leaves what the model learned. Its probes run unzoomed, so they
+        # see at least the gaps' motion at that size, and it falls back to flow at the
+        # default size, where flow is most robust (docs/results.md#working-size).
+        self.finer = side > WORKING_SIDE
+        self.flow = flow or Flow(max_side=min(side, WORKING_SIDE))
         # The probes run on forks, so the caches the real gaps share stay theirs.
         self._probe_model, self._probe_flow = model.fork(), self.flow.fork()
         self.max_probes = probes
@@ -189,7 +198,7 @@ class Guard(Synthesizer):
             return
         lo, x, hi, zoom = plan
         pos = [*pb, *pa]
-        if min(frames[0].shape[:2]) / zoom < MIN_SIDE:
+        if self.finer or min(frames[0].shape[:2]) / zoom < MIN_SIDE:
             zoom = 1.0
         small = [_zoom_out(f, zoom) for f in frames]
         b, a, truth = small[: lo + 1], small[hi:], small[x].astype(np.float32)

@@ -39,20 +39,23 @@ class Recorder(Synthesizer):
         return self.flow.synthesize(before, after, times)
 
 
-@pytest.mark.parametrize("side", [320, 640])
-def test_probes_zoom_out_from_the_full_frame_and_the_fallback_flow_works_where_the_model_does(
-    side,
-):
-    """x2 on 640x360: a probe spans twice the gap and is zoomed out by 2 from the full frame
-    (320x180), whatever the working size: at 320 the probe's motion stays twice the gaps', the
-    stricter test that measured better on bikes (see `framepred.guard`)."""
+@pytest.mark.parametrize(
+    "side, probe, fallback",
+    [(200, (180, 320), 200), (320, (180, 320), 320), (640, (360, 640), 320)],
+)
+def test_probes_and_fallback_follow_the_working_size(side, probe, fallback):
+    """x2 on 640x360: a probe spans twice the gap. Up to the default working size it is zoomed
+    out by 2 from the full frame (at 320 the model's own scaling keeps its motion at twice the
+    gaps', the stricter test), and flow falls back at the model's size. Finer than the
+    default, the probe runs unzoomed at that size (a fast pan leaves what the model learned
+    there, and only an unzoomed probe sees it) and flow falls back at the default size."""
     frames = [moving_scene(i, 640, 360, speed=6) for i in range(0, 11, 2)]
     rec = Recorder(side)
     guard = Guard(rec)
-    assert guard.flow.working_side == side  # the fallback estimates motion where the model does
+    assert guard.flow.working_side == fallback
     guard.locate([0, 2, 4], [6, 8, 10], 5, 5)
     list(guard.fill_run(frames[:3], frames[3:], 1, (1.0, 1.0)))
-    assert rec.sizes[0] == (180, 320) and rec.sizes[-1] == (360, 640)
+    assert rec.sizes[0] == probe and rec.sizes[-1] == (360, 640)
 
 
 def test_make_synthesizer_sets_the_working_size():
