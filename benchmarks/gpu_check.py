@@ -33,6 +33,8 @@ import torch.nn.functional as F
 import benchmarks.av_stub  # noqa: F401  (first: stands in for a missing PyAV)
 from benchmarks.timing import synth_rate
 from framepred.data.mmnist import load_digits, moving_mnist_sequence
+from framepred.errors import FramepredError
+from framepred.io.atomic import atomic_path, check_output_target
 from framepred.models import EncoderForecaster, ModelConfig
 from framepred.models.cells import set_fast_paths
 from framepred.models.checkpoints import builtin_path
@@ -141,6 +143,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="also write the report here")
     ap.add_argument("--quick", action="store_true", help="tiny sizes (a CPU smoke test)")
     args = ap.parse_args()
+    if args.out is not None:
+        try:  # before the minutes of work: a file framepred did not write is never replaced
+            check_output_target(args.out, [], overwrite=True)
+        except FramepredError as err:
+            ap.exit(1, f"gpu_check: {err}\n")
     device = pick_device(args.device)
     lines: list[str] = []
 
@@ -156,7 +163,8 @@ def main() -> None:
     train_speeds(device, args.quick, say)
     say(f"\ntotal {time.perf_counter() - t0:.0f} s")
     if args.out is not None:
-        args.out.write_text("\n".join(lines) + "\n")
+        with atomic_path(args.out) as tmp:
+            tmp.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

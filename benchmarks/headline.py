@@ -4,6 +4,10 @@ minterpolate), and of the model over the peer, as means over cells and worst cel
 
     python -m benchmarks.fill CLIPS... --methods flow,minterpolate --peers rife > run.md
     python -m benchmarks.headline run.md [more.md ...] [--model model+guard --peer rife]
+
+`--peer-from OTHER.md ...` takes the peer's rows from other outputs of fill.py on the same
+clips, e.g. the default model against another model's run (`--model model+guard --peer
+model+guard --peer-from default.md`); the peer is then shown as `base PEER`.
 """
 
 from __future__ import annotations
@@ -39,9 +43,23 @@ def main() -> None:
         "--model", default="model+guard", help="the row to score (model+guard: fill's default)"
     )
     ap.add_argument("--peer", default="rife")
+    ap.add_argument("--peer-from", nargs="+", type=Path, default=None,
+                    help="read the peer's rows from these outputs instead")  # fmt: skip
     args = ap.parse_args()
     cells, rates = read_cells(args.outputs)
     model, peer = args.model, args.peer
+    if args.peer_from:
+        base_cells, base_rates = read_cells(args.peer_from)
+        peer = f"base {args.peer}"
+        for key, row in cells.items():
+            if args.peer in base_cells.get(key, {}):
+                row[peer] = base_cells[key][args.peer]
+                if args.peer in base_rates.get(key, {}):
+                    rates.setdefault(key, {})[peer] = base_rates[key][args.peer]
+    for key, row in cells.items():
+        if lacking := [m for m in ("flow", "minterpolate", model, peer) if m not in row]:
+            ap.exit(1, f"headline: no {', '.join(lacking)} row for {' '.join(key)} "
+                    "(fill.py --methods flow,minterpolate; --peers or --peer-from for the peer)\n")  # fmt: skip
     print(f"| clip | pattern | minterpolate | flow | {model} | {peer} | {model} − best classical "
           f"| {peer} − best classical | {model} − {peer} |")  # fmt: skip
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -69,7 +87,7 @@ def main() -> None:
     print("| method | synth/s, mean over cells |")
     print("|---|---:|")
     for method in ("minterpolate", "flow", model, peer):
-        print(f"| {method} | {np.mean([r[method] for r in rates.values()]):.2f} |")
+        print(f"| {method} | {np.mean([r[method] for r in rates.values() if method in r]):.2f} |")
     ratios = [r[model] / r[peer] for r in rates.values() if model in r and peer in r]
     print(f"\n{model} synth/s ÷ {peer} synth/s in the same cell: mean {np.mean(ratios):.1f}x, "
           f"lowest {min(ratios):.1f}x")  # fmt: skip

@@ -37,6 +37,17 @@ def test_gpu_check_runs_on_cpu(tmp_path):
     assert "device: CPU" in text and "| flow |" in text and "| fp32 |" in text
 
 
+def test_gpu_check_never_replaces_a_file_it_did_not_write(tmp_path):
+    out = tmp_path / "notes.txt"
+    out.write_text("the user's notes")
+    cmd = [sys.executable, "-m", "benchmarks.gpu_check", "--device", "cpu", "--quick", "--out", out]
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert run.returncode == 1 and "not written by framepred" in run.stderr, run.stderr
+    assert "device:" not in run.stdout  # refused before any work
+    assert out.read_text() == "the user's notes"
+
+
 def test_gpu_check_stands_in_for_a_missing_pyav():
     # The GPU machine has no PyAV: the check's placeholder must import framepred.fill and
     # still look like a module to `inspect` (torchvision's import walks every module's

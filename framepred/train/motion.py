@@ -6,6 +6,10 @@ full and working resolution, and DIS flows. The loss is the Charbonnier (smooth 
 the rendered full-resolution frames; validation also renders the classical `flow` result
 (the model with its corrections switched off), logged as `val/loss_flow` and
 `val/psnr_flow`, so `val/gain` says how many dB the learned part adds on the same frames.
+
+A training batch may also carry target flows for one of its slots (`FLOW_TARGETS`: a
+teacher's motion, e.g. `scripts.distill_rife`); their weighted distance to the slot's flows
+is added to the loss and logged as `train/flow_target`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,20 @@ from framepred.train.pixel import warmup_cosine
 
 def charbonnier(x: Tensor, eps: float = 1e-3) -> Tensor:
     return torch.sqrt(x * x + eps * eps).mean()
+
+
+# Batch keys of flow targets: flows t->A, t->B (B, 4, h, w) at working resolution, their
+# per-pixel weights (B, 2, h, w; the loss weight folded in) and which slot they are for.
+FLOW_TARGETS = ("target_flows", "target_weights", "target_slot")
+
+
+def flow_target_loss(slot: Slot, target: Tensor, weight: Tensor) -> Tensor:
+    """Weighted Charbonnier end-point error of a slot's flows t->A, t->B to `target`."""
+    parts = []
+    for i, flow in enumerate((slot.ft0, slot.ft1)):
+        err = (flow - target[:, 2 * i : 2 * i + 2]).pow(2).sum(1, keepdim=True)
+        parts.append((weight[:, i : i + 1] * torch.sqrt(err + 1e-6)).mean())
+    return parts[0] + parts[1]
 
 
 def motion_loss(err: Tensor, kind: str) -> Tensor:
@@ -92,6 +110,11 @@ class MotionFillModule(L.LightningModule):
         pred = torch.stack(preds, 1)  # (B, n, 3, H, W)
         truth = full[:, k : k + n]
         loss = motion_loss(pred - truth, self.hparams.get("loss", "charbonnier"))
+        if stage == "train" and FLOW_TARGETS[0] in batch:
+            target, weight, i = (batch[key] for key in FLOW_TARGETS)
+            extra = flow_target_loss(slots[int(i)], target.float(), weight.float())
+            self.log("train/flow_target", extra, on_step=True, batch_size=full.shape[0])
+            loss = loss + extra
         if not torch.isfinite(loss):
             raise TrainingError(
                 f"non-finite {stage} loss ({loss.item()}) at step {self.global_step}; "
