@@ -46,10 +46,13 @@ def main() -> None:
     ap.add_argument("--peer-from", nargs="+", type=Path, default=None,
                     help="read the peer's rows from these outputs instead")  # fmt: skip
     args = ap.parse_args()
-    cells, rates = read_cells(args.outputs)
+    try:
+        cells, rates = read_cells(args.outputs)
+        base_cells, base_rates = read_cells(args.peer_from or [])
+    except OSError as err:
+        ap.exit(1, f"headline: cannot read {err.filename}: {err.strerror}\n")
     model, peer = args.model, args.peer
     if args.peer_from:
-        base_cells, base_rates = read_cells(args.peer_from)
         peer = f"base {args.peer}"
         for key, row in cells.items():
             if args.peer in base_cells.get(key, {}):

@@ -35,10 +35,7 @@ from framepred.errors import FramepredError
 from framepred.models.interpolator import MotionConfig
 from framepred.train.motion import FLOW_TARGETS
 from scripts.fetch import FetchError
-from scripts.rife import load_rife, midpoint
-
-FLOW_WEIGHT = 1e-3  # per working-resolution pixel of end-point error; MSE is ~1e-3 here
-TAU = 0.02  # a teacher frame error (mean over channels, in [0, 1]) of TAU keeps 1/e of its say
+from scripts.rife import FLOW_WEIGHT, TAU, load_rife, midpoint
 
 
 class RifeTeacher(L.Callback):
@@ -69,8 +66,7 @@ class RifeTeacher(L.Callback):
         if n % 2 == 0:  # slots at 1/(n+1), ..., none halfway
             return None
         i = n // 2
-        small = batch["small"].float() / 255.0
-        a, b, truth = small[:, k - 1], small[:, k + n], small[:, k + i]
+        a, b, truth = (batch["small"][:, j].float() / 255.0 for j in (k - 1, k + n, k + i))
         assert self.net is not None
         mid = midpoint(self.net, a, b)
         conf = torch.exp(-(mid.frame - truth).abs().mean(1, keepdim=True) / self.tau)

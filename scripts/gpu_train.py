@@ -44,6 +44,7 @@ from framepred.io.marks import json_text
 from framepred.train.config import PRESETS
 from scripts.fetch import FetchError, sha256
 from scripts.fetch_clips import MEMBERS, fetch_opencv, reencode
+from scripts.rife import FLOW_WEIGHT
 
 if TYPE_CHECKING:
     from lightning.pytorch.callbacks import Callback
@@ -274,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--max-frames", type=int, default=None, help="frames scored per clip")
     r.add_argument("--teacher", action="store_true",
                    help="train with the carried RIFE's motion as a teacher (scripts.distill_rife)")  # fmt: skip
-    r.add_argument("--flow-weight", type=float, default=1e-3, help="the teacher's weight")
+    r.add_argument("--flow-weight", type=float, default=FLOW_WEIGHT, help="the teacher's weight")
     args = ap.parse_args(argv)
     try:
         if args.step == "prepare":

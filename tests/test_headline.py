@@ -40,3 +40,11 @@ def test_a_missing_row_is_one_line_naming_it(tmp_path):
         "headline: no rife row for city x2 (fill.py --methods flow,minterpolate; --peers or "
         "--peer-from for the peer)"
     ]
+
+
+def test_an_output_that_is_not_there_is_one_line(tmp_path):
+    run = _headline(tmp_path / "missing.md")
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [
+        f"headline: cannot read {tmp_path / 'missing.md'}: No such file or directory"
+    ]
